@@ -1,0 +1,212 @@
+//! The raw command line, as clap parses it. Resolution (which store, which
+//! canvas, which author) happens in `context`, not here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// gapmap — a local-first Customer Progress Canvas for Jobs-To-Be-Done research.
+#[derive(Debug, Parser)]
+#[command(name = "gapmap", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The store directory (default: $XDG_DATA_HOME/gapmap).
+    #[arg(long, global = true, env = "GAPMAP_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Your name as an author (default: `gapmap config name`, then $USER).
+    #[arg(long = "as", global = true, env = "GAPMAP_NAME", value_name = "NAME")]
+    pub author: Option<String>,
+
+    /// The canvas to work on: an id, a unique id prefix, or an automerge: URL
+    /// (default: the current canvas, see `gapmap use`).
+    #[arg(short = 'c', long = "canvas", global = true, value_name = "ID")]
+    pub canvas: Option<String>,
+
+    /// More logging on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every gapmap command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a canvas and make it current; prints its id.
+    New {
+        /// The canvas title, e.g. "Freelance designers getting paid".
+        title: String,
+    },
+    /// List the canvases in the store.
+    List,
+    /// Select the current canvas.
+    Use {
+        /// An id, a unique id prefix, or an automerge: URL.
+        id: String,
+    },
+    /// Add a note to a section; prints its id.
+    Add {
+        /// Section id: now, to-be, constraint, catalyst, design, push, pull, anxiety,
+        /// inertia, goal, hazard, problem, job, pain, gain, define, locate, prepare,
+        /// confirm, execute, monitor, modify, conclude.
+        section: String,
+        /// The note text.
+        text: String,
+        /// A tag for the note (repeatable).
+        #[arg(long = "tag", short = 't', value_name = "TAG")]
+        tags: Vec<String>,
+    },
+    /// Replace a note's text (merged character by character with concurrent edits).
+    Edit {
+        /// Note id or a unique prefix of 4+ characters.
+        note: String,
+        /// The new text.
+        text: String,
+    },
+    /// Move a note to a section, at the end or next to another note.
+    Move {
+        /// Note id or prefix.
+        note: String,
+        /// Target section id.
+        section: String,
+        /// Place it just before this note.
+        #[arg(long, value_name = "NOTE", conflicts_with = "after")]
+        before: Option<String>,
+        /// Place it just after this note.
+        #[arg(long, value_name = "NOTE")]
+        after: Option<String>,
+    },
+    /// Move a note to the trash (restorable).
+    Rm {
+        /// Note id or prefix.
+        note: String,
+    },
+    /// Bring a note back from the trash.
+    Restore {
+        /// Note id or prefix.
+        note: String,
+    },
+    /// The trash: list it, or empty it for good.
+    Trash {
+        #[command(subcommand)]
+        action: Option<TrashAction>,
+    },
+    /// Set a note's validation status.
+    Mark {
+        /// Note id or prefix.
+        note: String,
+        /// hypothesis, validated or invalidated.
+        status: String,
+    },
+    /// Add (+tag) or remove (-tag) tags on a note.
+    Tag {
+        /// Note id or prefix.
+        note: String,
+        /// Tags to change: +tag adds, -tag removes, a bare tag adds.
+        #[arg(required = true, allow_hyphen_values = true, value_name = "+TAG|-TAG")]
+        changes: Vec<String>,
+    },
+    /// Set the job statement: when SITUATION, I want to MOTIVATION, so I can OUTCOME.
+    Job(JobArgs),
+    /// Set the customer type and description.
+    Customer {
+        /// user, buyer, support, or your own word.
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: Option<String>,
+        /// Who they are.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Set the canvas title.
+    Title {
+        /// The new title.
+        title: String,
+    },
+    /// Show the board in the terminal.
+    Show,
+    /// Render the canvas to a file or stdout.
+    Export {
+        /// md, json, html, svg, or automerge (the raw document).
+        #[arg(long, short = 'f', value_enum)]
+        format: ExportFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Merge an Automerge file into the store (into the canvas it shares history with, or as a new one).
+    Import {
+        /// The file, e.g. one written by `gapmap export --format automerge`.
+        file: PathBuf,
+    },
+    /// The history: who changed what, when.
+    Log {
+        /// Show at most this many entries (newest last).
+        #[arg(long, short = 'n')]
+        limit: Option<usize>,
+    },
+    /// Local settings.
+    Config {
+        #[command(subcommand)]
+        setting: ConfigCommand,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Check the store and, if it will not open, rebuild it from its journal.
+    Doctor,
+}
+
+/// `gapmap trash …`
+#[derive(Debug, Subcommand)]
+pub enum TrashAction {
+    /// List trashed notes.
+    List,
+    /// Delete trashed notes for good.
+    Empty,
+}
+
+/// `gapmap config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Show or set your author name.
+    Name {
+        /// The name to record on your notes and changes.
+        name: Option<String>,
+    },
+}
+
+/// `gapmap job …`
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// When … (the situation).
+    #[arg(long)]
+    pub situation: Option<String>,
+    /// I want to … (the motivation).
+    #[arg(long)]
+    pub motivation: Option<String>,
+    /// So I can … (the expected outcome).
+    #[arg(long)]
+    pub outcome: Option<String>,
+}
+
+/// What `export` can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Markdown.
+    Md,
+    /// JSON, the shape of `show --json`.
+    Json,
+    /// A standalone HTML page.
+    Html,
+    /// An SVG picture of the progress canvas.
+    Svg,
+    /// The raw Automerge document.
+    Automerge,
+}

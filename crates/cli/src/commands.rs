@@ -1,0 +1,508 @@
+//! What each command does: resolve, change or read the canvas, print.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::{bail, Context as _, Result};
+use clap::CommandFactory;
+use gapmap_canvas::{render, Canvas, DocId, NoteId, Position, Section, Status};
+use serde_json::json;
+
+use crate::args::{Cli, Command, ConfigCommand, ExportFormat, TrashAction};
+use crate::context::{self, now_ms, Context, Loaded, CURRENT_KEY, NAME_KEY};
+
+/// Runs one parsed command line, printing to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
+    let json = cli.json;
+    if let Command::Completions { shell } = cli.command {
+        clap_complete::generate(shell, &mut Cli::command(), "gapmap", out);
+        return Ok(());
+    }
+    let home = context::home_dir(cli.home.as_deref())?;
+    if let Command::Doctor = cli.command {
+        return doctor(&home, json, out);
+    }
+    let ctx = Context::open(&home, cli.canvas.clone(), cli.author.clone())?;
+    match cli.command {
+        Command::New { title } => new(&ctx, &title, json, out),
+        Command::List => list(&ctx, json, out),
+        Command::Use { id } => {
+            let id = ctx.resolve_canvas(&id)?;
+            ctx.store.set_setting(CURRENT_KEY, &id.to_string())?;
+            if json {
+                writeln!(out, "{}", json!({ "id": id.to_string(), "url": id.url() }))?;
+            } else {
+                let title = ctx.load_id(id)?.canvas.title();
+                writeln!(out, "now on {id}  {title}")?;
+            }
+            Ok(())
+        }
+        Command::Add {
+            section,
+            text,
+            tags,
+        } => {
+            let section: Section = section.parse()?;
+            let id = change(&ctx, |c, author, now| {
+                Ok(c.add_note(section, &text, &tags, author, now)?)
+            })?;
+            print_id(out, json, &id)
+        }
+        Command::Edit { note, text } => note_change(&ctx, &note, json, out, |c, id, now| {
+            Ok(c.edit_note(id, &text, now)?)
+        }),
+        Command::Move {
+            note,
+            section,
+            before,
+            after,
+        } => {
+            let section: Section = section.parse()?;
+            note_change(&ctx, &note, json, out, |c, id, now| {
+                let at = match (&before, &after) {
+                    (Some(b), _) => Position::Before(c.resolve_note(b)?),
+                    (_, Some(a)) => Position::After(c.resolve_note(a)?),
+                    _ => Position::End,
+                };
+                Ok(c.move_note(id, section, at, now)?)
+            })
+        }
+        Command::Rm { note } => {
+            note_change(&ctx, &note, json, out, |c, id, now| Ok(c.trash_note(id, now)?))
+        }
+        Command::Restore { note } => note_change(&ctx, &note, json, out, |c, id, now| {
+            Ok(c.restore_note(id, now)?)
+        }),
+        Command::Mark { note, status } => {
+            let status: Status = status.parse()?;
+            note_change(&ctx, &note, json, out, |c, id, now| Ok(c.mark(id, status, now)?))
+        }
+        Command::Tag { note, changes } => {
+            let (add, remove) = split_tag_changes(&changes)?;
+            note_change(&ctx, &note, json, out, |c, id, now| {
+                Ok(c.tag(id, &add, &remove, now)?)
+            })
+        }
+        Command::Trash { action } => trash(&ctx, action.unwrap_or(TrashAction::List), json, out),
+        Command::Job(job) => {
+            if job.situation.is_none() && job.motivation.is_none() && job.outcome.is_none() {
+                return print_job(&ctx, json, out);
+            }
+            change(&ctx, |c, _, now| {
+                Ok(c.set_job(
+                    job.situation.as_deref(),
+                    job.motivation.as_deref(),
+                    job.outcome.as_deref(),
+                    now,
+                )?)
+            })?;
+            print_job(&ctx, json, out)
+        }
+        Command::Customer { kind, description } => {
+            if kind.is_some() || description.is_some() {
+                change(&ctx, |c, _, now| {
+                    Ok(c.set_customer(kind.as_deref(), description.as_deref(), now)?)
+                })?;
+            }
+            let customer = ctx.load()?.canvas.customer();
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    json!({ "type": customer.kind, "description": customer.description })
+                )?;
+            } else {
+                writeln!(out, "customer: {}  {}", customer.kind, customer.description)?;
+            }
+            Ok(())
+        }
+        Command::Title { title } => {
+            change(&ctx, |c, _, now| Ok(c.set_title(&title, now)?))?;
+            if json {
+                writeln!(out, "{}", json!({ "title": title }))?;
+            } else {
+                writeln!(out, "title: {title}")?;
+            }
+            Ok(())
+        }
+        Command::Show => {
+            let loaded = ctx.load()?;
+            if json {
+                writeln!(out, "{}", render::to_json(&loaded.canvas, &loaded.id))?;
+            } else {
+                let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                write!(
+                    out,
+                    "{}",
+                    render::to_terminal(&loaded.canvas, &loaded.id, terminal_width(), color)
+                )?;
+            }
+            Ok(())
+        }
+        Command::Export { format, output } => export(&ctx, format, output.as_deref(), out),
+        Command::Import { file } => import(&ctx, &file, json, out),
+        Command::Log { limit } => log(&ctx, limit, json, out),
+        Command::Config { setting } => match setting {
+            ConfigCommand::Name { name: Some(name) } => {
+                let name = name.trim();
+                if name.is_empty() {
+                    bail!("the name is empty: give the name to record on your notes");
+                }
+                ctx.store.set_setting(NAME_KEY, name)?;
+                writeln!(out, "{}", if json { json!({ "name": name }).to_string() } else { format!("name: {name}") })?;
+                Ok(())
+            }
+            ConfigCommand::Name { name: None } => {
+                let name = ctx.author()?;
+                writeln!(out, "{}", if json { json!({ "name": name }).to_string() } else { name })?;
+                Ok(())
+            }
+        },
+        Command::Completions { .. } | Command::Doctor => unreachable!("handled before the store opens"),
+    }
+}
+
+/// Loads the selected canvas, applies `f` as the current author, saves
+/// durably, and returns what `f` returned.
+fn change<T>(ctx: &Context, f: impl FnOnce(&mut Canvas, &str, i64) -> Result<T>) -> Result<T> {
+    let mut loaded = ctx.load()?;
+    let author = ctx.prepare_write(&mut loaded)?;
+    let value = f(&mut loaded.canvas, &author, now_ms())?;
+    ctx.save(&mut loaded)?;
+    Ok(value)
+}
+
+/// A change to one note given by id or prefix; prints the full note id.
+fn note_change(
+    ctx: &Context,
+    note: &str,
+    json: bool,
+    out: &mut dyn Write,
+    f: impl FnOnce(&mut Canvas, &NoteId, i64) -> Result<()>,
+) -> Result<()> {
+    let id = change(ctx, |c, _, now| {
+        let id = c.resolve_note(note)?;
+        f(c, &id, now)?;
+        Ok(id)
+    })?;
+    print_id(out, json, &id)
+}
+
+fn print_id(out: &mut dyn Write, json: bool, id: &NoteId) -> Result<()> {
+    if json {
+        writeln!(out, "{}", json!({ "id": id.to_string() }))?;
+    } else {
+        writeln!(out, "{id}")?;
+    }
+    Ok(())
+}
+
+fn split_tag_changes(changes: &[String]) -> Result<(Vec<String>, Vec<String>)> {
+    let (mut add, mut remove) = (Vec::new(), Vec::new());
+    for change in changes {
+        let (list, tag) = match change.strip_prefix('-') {
+            Some(tag) => (&mut remove, tag),
+            None => (&mut add, change.strip_prefix('+').unwrap_or(change)),
+        };
+        let tag = tag.trim();
+        if tag.is_empty() {
+            bail!("empty tag in \"{change}\": write +tag to add or -tag to remove");
+        }
+        list.push(tag.to_string());
+    }
+    Ok((add, remove))
+}
+
+fn new(ctx: &Context, title: &str, json: bool, out: &mut dyn Write) -> Result<()> {
+    let title = title.trim();
+    if title.is_empty() {
+        bail!("the title is empty: name the canvas, e.g. gapmap new \"Freelancers getting paid\"");
+    }
+    let author = ctx.author()?;
+    let canvas = Canvas::create(title, &author, now_ms())?;
+    let id = DocId::random();
+    let mut loaded = Loaded { id, canvas };
+    ctx.prepare_write(&mut loaded)?;
+    ctx.save(&mut loaded)?;
+    ctx.store.set_setting(CURRENT_KEY, &id.to_string())?;
+    if json {
+        writeln!(out, "{}", json!({ "id": id.to_string(), "url": id.url() }))?;
+    } else {
+        writeln!(out, "{id}")?;
+    }
+    Ok(())
+}
+
+fn list(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
+    let mut metas = ctx.store.list()?;
+    metas.sort_by(|a, b| b.updated_ms.cmp(&a.updated_ms).then(a.id.cmp(&b.id)));
+    let current = ctx.store.setting(CURRENT_KEY)?;
+    if json {
+        let rows: Vec<_> = metas
+            .iter()
+            .map(|m| json!({ "id": m.id, "title": m.title, "notes": m.notes }))
+            .collect();
+        writeln!(out, "{}", serde_json::Value::Array(rows))?;
+        return Ok(());
+    }
+    if metas.is_empty() {
+        writeln!(out, "no canvases yet: create one with gapmap new \"TITLE\"")?;
+    }
+    for m in &metas {
+        let mark = if current.as_deref() == Some(m.id.as_str()) { "*" } else { " " };
+        writeln!(out, "{mark} {}  {:>4} notes  {}", m.id, m.notes, m.title)?;
+    }
+    Ok(())
+}
+
+fn print_job(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
+    let job = ctx.load()?.canvas.job();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            json!({ "situation": job.situation, "motivation": job.motivation, "outcome": job.outcome })
+        )?;
+    } else {
+        writeln!(out, "When {}", blank(&job.situation))?;
+        writeln!(out, "I want to {}", blank(&job.motivation))?;
+        writeln!(out, "so I can {}", blank(&job.outcome))?;
+    }
+    Ok(())
+}
+
+fn blank(s: &str) -> &str {
+    if s.trim().is_empty() {
+        "…"
+    } else {
+        s
+    }
+}
+
+fn trash(ctx: &Context, action: TrashAction, json: bool, out: &mut dyn Write) -> Result<()> {
+    match action {
+        TrashAction::List => {
+            let loaded = ctx.load()?;
+            let trashed: Vec<_> = loaded
+                .canvas
+                .notes()
+                .into_iter()
+                .filter(|n| n.trashed_at.is_some())
+                .collect();
+            if json {
+                let rows: Vec<_> = trashed
+                    .iter()
+                    .map(|n| json!({ "id": n.id.to_string(), "section": n.section.id(), "text": n.text, "trashed_at": n.trashed_at }))
+                    .collect();
+                writeln!(out, "{}", serde_json::Value::Array(rows))?;
+            } else if trashed.is_empty() {
+                writeln!(out, "the trash is empty")?;
+            } else {
+                for n in trashed {
+                    writeln!(out, "{}  {:<10}  {}", n.id, n.section.id(), n.text)?;
+                }
+            }
+            Ok(())
+        }
+        TrashAction::Empty => {
+            let purged = change(ctx, |c, _, now| Ok(c.empty_trash(now)?))?;
+            if json {
+                writeln!(out, "{}", json!({ "purged": purged }))?;
+            } else {
+                writeln!(out, "purged {purged} note(s) from the trash")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn export(ctx: &Context, format: ExportFormat, output: Option<&Path>, out: &mut dyn Write) -> Result<()> {
+    let mut loaded = ctx.load()?;
+    let bytes = match format {
+        ExportFormat::Md => render::to_markdown(&loaded.canvas, &loaded.id).into_bytes(),
+        ExportFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&render::to_json(&loaded.canvas, &loaded.id))?;
+            s.push('\n');
+            s.into_bytes()
+        }
+        ExportFormat::Html => render::to_html(&loaded.canvas, &loaded.id).into_bytes(),
+        ExportFormat::Svg => render::to_svg(&loaded.canvas, &loaded.id).into_bytes(),
+        ExportFormat::Automerge => loaded.canvas.doc_mut().save(),
+    };
+    match output {
+        Some(path) => {
+            std::fs::write(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            tracing::info!(path = %path.display(), bytes = bytes.len(), "exported");
+        }
+        None => out.write_all(&bytes)?,
+    }
+    Ok(())
+}
+
+fn import(ctx: &Context, file: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let incoming = Canvas::load(&bytes).with_context(|| format!("{} is not a gapmap canvas", file.display()))?;
+    let target = import_target(ctx, file, &incoming)?;
+    let (id, merged) = match target {
+        Some(id) => {
+            let mut loaded = ctx.load_id(id)?;
+            let before = loaded.canvas.doc_mut().get_heads();
+            loaded
+                .canvas
+                .doc_mut()
+                .merge(&mut incoming.into_doc())
+                .context("merging the imported document")?;
+            let changed = loaded.canvas.doc_mut().get_heads() != before;
+            ctx.save(&mut loaded)?;
+            (id, changed)
+        }
+        None => {
+            let id = file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| DocId::parse(s).ok())
+                .unwrap_or_else(DocId::random);
+            let mut loaded = Loaded { id, canvas: incoming };
+            ctx.save(&mut loaded)?;
+            (id, true)
+        }
+    };
+    if ctx.store.setting(CURRENT_KEY)?.is_none() {
+        ctx.store.set_setting(CURRENT_KEY, &id.to_string())?;
+    }
+    if json {
+        writeln!(out, "{}", json!({ "id": id.to_string(), "url": id.url(), "changed": merged }))?;
+    } else if merged {
+        writeln!(out, "{id}")?;
+    } else {
+        writeln!(out, "{id} (already up to date)")?;
+    }
+    Ok(())
+}
+
+/// Which canvas an imported document belongs to: `-c` if given, a canvas
+/// whose id is the file's name, or one that shares the document's first
+/// change (same origin); `None` makes it a new canvas.
+fn import_target(ctx: &Context, file: &Path, incoming: &Canvas) -> Result<Option<DocId>> {
+    if ctx.has_canvas_arg() {
+        return ctx.canvas_id().map(Some);
+    }
+    if let Some(id) = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| DocId::parse(s).ok())
+    {
+        if ctx.store.contains(&id.to_string())? {
+            return Ok(Some(id));
+        }
+    }
+    let Some(origin) = incoming.doc().get_changes(&[]).first().map(|c| c.hash()) else {
+        return Ok(None);
+    };
+    for meta in ctx.store.list()? {
+        if let Some(doc) = ctx.store.load(&meta.id)? {
+            if doc.get_change_by_hash(&origin).is_some() {
+                return Ok(Some(DocId::parse(&meta.id)?));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn log(ctx: &Context, limit: Option<usize>, json: bool, out: &mut dyn Write) -> Result<()> {
+    let loaded = ctx.load()?;
+    let history = loaded.canvas.history();
+    let skip = limit.map_or(0, |n| history.len().saturating_sub(n));
+    let entries = &history[skip..];
+    if json {
+        let rows: Vec<_> = entries
+            .iter()
+            .map(|e| json!({ "hash": e.hash, "author": e.author, "actor": e.actor, "time": e.time_ms, "message": e.message }))
+            .collect();
+        writeln!(out, "{}", serde_json::Value::Array(rows))?;
+        return Ok(());
+    }
+    for e in entries {
+        writeln!(out, "{}  {}  {:<12}  {}", &e.hash[..8.min(e.hash.len())], format_time(e.time_ms), e.author, e.message)?;
+    }
+    Ok(())
+}
+
+fn doctor(home: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
+    match gapmap_store::Store::open(home) {
+        Ok(store) => {
+            let docs = store.list()?;
+            let mut bad = Vec::new();
+            for meta in &docs {
+                match store.load(&meta.id) {
+                    Ok(Some(doc)) if Canvas::from_doc(doc).is_ok() => {}
+                    _ => bad.push(meta.id.clone()),
+                }
+            }
+            if json {
+                writeln!(out, "{}", json!({ "ok": bad.is_empty(), "canvases": docs.len(), "unreadable": bad }))?;
+            } else if bad.is_empty() {
+                writeln!(out, "the store at {} is healthy: {} canvas(es)", home.display(), docs.len())?;
+            } else {
+                writeln!(out, "{} of {} canvas(es) do not load: {}", bad.len(), docs.len(), bad.join(", "))?;
+            }
+            Ok(())
+        }
+        Err(err @ gapmap_store::StoreError::Locked { .. }) => Err(err.into()),
+        Err(err) => {
+            tracing::warn!(%err, "store does not open; rebuilding from the journal");
+            let report = gapmap_store::Store::recover(home)
+                .with_context(|| format!("the store at {} does not open ({err}) and could not be rebuilt", home.display()))?;
+            if json {
+                writeln!(out, "{}", json!({ "ok": true, "recovered": report.docs, "error": err.to_string() }))?;
+            } else {
+                writeln!(out, "the store did not open ({err}); rebuilt {} canvas(es) from the journal", report.docs)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A UTC time as `YYYY-MM-DD HH:MM`.
+fn format_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
+}
+
+fn terminal_width() -> usize {
+    if let Some(cols) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return cols;
+    }
+    terminal_size::terminal_size().map_or(100, |(w, _)| usize::from(w.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc_times() {
+        assert_eq!(format_time(0), "1970-01-01 00:00");
+        assert_eq!(format_time(1_795_000_000_000), "2026-11-18 11:06");
+    }
+
+    #[test]
+    fn splits_tag_changes() {
+        let (add, remove) =
+            split_tag_changes(&["+a".into(), "-b".into(), "c".into()]).unwrap();
+        assert_eq!(add, vec!["a", "c"]);
+        assert_eq!(remove, vec!["b"]);
+        assert!(split_tag_changes(&["+".into()]).is_err());
+    }
+}

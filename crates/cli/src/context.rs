@@ -1,0 +1,209 @@
+//! Resolving the command line into the things commands work on: the store,
+//! the canvas, the author.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context as _, Result};
+use gapmap_canvas::{Canvas, DocId};
+use gapmap_store::{DocMeta, Store};
+
+/// Setting key of the author name.
+pub const NAME_KEY: &str = "name";
+/// Setting key of the current canvas id.
+pub const CURRENT_KEY: &str = "current";
+
+/// An open store plus what the global flags said.
+pub struct Context {
+    /// The open store.
+    pub store: Store,
+    /// `-c`, if given.
+    canvas_arg: Option<String>,
+    /// `--as` / `GAPMAP_NAME`, if given.
+    author_arg: Option<String>,
+}
+
+/// A canvas loaded for a command, with its id.
+pub struct Loaded {
+    /// The canvas id.
+    pub id: DocId,
+    /// The document.
+    pub canvas: Canvas,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The store directory: `--home`, `GAPMAP_HOME`, else `$XDG_DATA_HOME/gapmap`
+/// or `~/.local/share/gapmap`.
+pub fn home_dir(arg: Option<&Path>) -> Result<PathBuf> {
+    if let Some(dir) = arg {
+        return Ok(dir.to_path_buf());
+    }
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(xdg).join("gapmap"));
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => Ok(PathBuf::from(home).join(".local/share/gapmap")),
+        None => bail!("cannot find a place for the store: set GAPMAP_HOME or pass --home DIR"),
+    }
+}
+
+impl Context {
+    /// Opens the store at `home`.
+    pub fn open(home: &Path, canvas_arg: Option<String>, author_arg: Option<String>) -> Result<Self> {
+        let store = Store::open(home)?;
+        Ok(Context {
+            store,
+            canvas_arg,
+            author_arg,
+        })
+    }
+
+    /// Whether `-c` was given.
+    pub fn has_canvas_arg(&self) -> bool {
+        self.canvas_arg.is_some()
+    }
+
+    /// The author name for new notes and changes.
+    pub fn author(&self) -> Result<String> {
+        if let Some(name) = self.author_arg.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+            return Ok(name.to_string());
+        }
+        if let Some(name) = self.store.setting(NAME_KEY)? {
+            return Ok(name);
+        }
+        Ok(std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "anonymous".to_string()))
+    }
+
+    /// The Automerge actor id of `author` in this store: one random actor per
+    /// (store, author), so `members` can map actors to names and history
+    /// shows who did what.
+    fn actor_for(&self, author: &str) -> Result<Vec<u8>> {
+        let key = format!("actor:{author}");
+        if let Some(hex_actor) = self.store.setting(&key)? {
+            if let Ok(bytes) = hex::decode(&hex_actor) {
+                return Ok(bytes);
+            }
+        }
+        let bytes: [u8; 16] = rand::random();
+        self.store.set_setting(&key, &hex::encode(bytes))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Resolves `-c` (or the current canvas) to a canvas id in the store.
+    pub fn canvas_id(&self) -> Result<DocId> {
+        match &self.canvas_arg {
+            Some(arg) => self.resolve_canvas(arg),
+            None => {
+                let current = self.store.setting(CURRENT_KEY)?.context(
+                    "no canvas selected: create one with `gapmap new TITLE` or pick one with `gapmap use ID`",
+                )?;
+                let id = DocId::parse(&current)?;
+                if !self.store.contains(&id.to_string())? {
+                    bail!("the current canvas {id} is not in the store: pick one with `gapmap use ID` (see `gapmap list`)");
+                }
+                Ok(id)
+            }
+        }
+    }
+
+    /// Resolves an id, a unique prefix of one, or an `automerge:` URL.
+    pub fn resolve_canvas(&self, arg: &str) -> Result<DocId> {
+        let arg = arg.trim();
+        if let Ok(id) = DocId::parse(arg) {
+            if self.store.contains(&id.to_string())? {
+                return Ok(id);
+            }
+            bail!("unknown canvas {id}: it is not in this store (see `gapmap list`, or `gapmap clone` it)");
+        }
+        let bare = arg.strip_prefix("automerge:").unwrap_or(arg);
+        if bare.len() < 4 {
+            bail!("canvas id \"{arg}\" is too short: give at least 4 characters of the id");
+        }
+        let matches: Vec<DocMeta> = self
+            .store
+            .list()?
+            .into_iter()
+            .filter(|m| m.id.starts_with(bare))
+            .collect();
+        match matches.as_slice() {
+            [] => bail!("unknown canvas \"{arg}\" (see `gapmap list`)"),
+            [one] => Ok(DocId::parse(&one.id)?),
+            many => bail!(
+                "canvas prefix \"{arg}\" is ambiguous: {}",
+                many.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+
+    /// Loads the selected canvas.
+    pub fn load(&self) -> Result<Loaded> {
+        let id = self.canvas_id()?;
+        self.load_id(id)
+    }
+
+    /// Loads the canvas `id`.
+    pub fn load_id(&self, id: DocId) -> Result<Loaded> {
+        let doc = self
+            .store
+            .load(&id.to_string())?
+            .with_context(|| format!("unknown canvas {id} (see `gapmap list`)"))?;
+        let canvas = Canvas::from_doc(doc).with_context(|| format!("canvas {id}"))?;
+        Ok(Loaded { id, canvas })
+    }
+
+    /// Prepares `loaded` for a change by the current author: sets the actor
+    /// and makes sure the author is listed among the members.
+    pub fn prepare_write(&self, loaded: &mut Loaded) -> Result<String> {
+        let author = self.author()?;
+        let actor = self.actor_for(&author)?;
+        loaded.canvas.set_actor(&actor);
+        let actor_hex = hex::encode(&actor);
+        let known = loaded.canvas.members().get(&actor_hex).map(|m| m.name.clone());
+        if known.as_deref() != Some(author.as_str()) {
+            loaded
+                .canvas
+                .set_member(&actor_hex, &author, &color_for(&author), now_ms())?;
+        }
+        Ok(author)
+    }
+
+    /// Makes `loaded`'s changes durable and updates the index.
+    pub fn save(&self, loaded: &mut Loaded) -> Result<()> {
+        let meta = meta_of(&loaded.id, &loaded.canvas);
+        self.store
+            .save(&meta.id, loaded.canvas.doc_mut(), &meta)
+            .with_context(|| format!("saving canvas {}", loaded.id))
+    }
+}
+
+/// The index entry of a canvas.
+pub fn meta_of(id: &DocId, canvas: &Canvas) -> DocMeta {
+    DocMeta {
+        id: id.to_string(),
+        title: canvas.title(),
+        notes: canvas.notes().iter().filter(|n| n.trashed_at.is_none()).count(),
+        updated_ms: now_ms(),
+    }
+}
+
+/// A stable colour for a person, so their notes and cursor look the same everywhere.
+pub fn color_for(name: &str) -> String {
+    const PALETTE: [&str; 10] = [
+        "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#469990",
+        "#9a6324", "#800000",
+    ];
+    let hash = name
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    PALETTE[(hash % PALETTE.len() as u64) as usize].to_string()
+}

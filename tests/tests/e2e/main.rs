@@ -1,0 +1,5 @@
+//! End-to-end tests: the real binaries, real stores on disk, real processes.
+
+mod bad_input;
+mod cli;
+mod util;

@@ -1,0 +1,146 @@
+//! Running the real binaries against temporary stores.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The directory holding the workspace's built binaries (`target/debug`).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/e2e-xxxx → target/debug
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+/// The path of a workspace binary; `cargo test --workspace` builds them.
+pub fn bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` (or `cargo test --workspace`) first",
+        path.display()
+    );
+    path
+}
+
+/// One user's store: a temporary `GAPMAP_HOME` and a name.
+pub struct Store {
+    /// Keeps the directory alive.
+    _dir: tempfile::TempDir,
+    /// The store directory.
+    pub home: PathBuf,
+    /// The author name passed as `--as`.
+    pub name: String,
+}
+
+/// What a command did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Store {
+    pub fn new(name: &str) -> Store {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("store");
+        Store {
+            _dir: dir,
+            home,
+            name: name.to_string(),
+        }
+    }
+
+    /// A `gapmap` command on this store, not yet run.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin("gapmap"));
+        cmd.env_remove("GAPMAP_HOME")
+            .env_remove("GAPMAP_NAME")
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "120")
+            .arg("--home")
+            .arg(&self.home)
+            .arg("--as")
+            .arg(&self.name)
+            .args(args);
+        cmd
+    }
+
+    /// Runs `gapmap ARGS`, whatever the outcome.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("spawn gapmap"))
+    }
+
+    /// Runs `gapmap ARGS` and insists it succeeds; returns trimmed stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let run = self.run(args);
+        assert_eq!(
+            run.code, 0,
+            "gapmap {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            run.code, run.stdout, run.stderr
+        );
+        run.stdout.trim().to_string()
+    }
+
+    /// Runs `gapmap --json ARGS` and parses the output.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.ok(&all);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("gapmap {args:?}: bad JSON ({e}): {out}"))
+    }
+
+    /// Runs `gapmap ARGS` and insists it fails as a user error (exit 1, one
+    /// line on stderr); returns that line.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let run = self.run(args);
+        assert_eq!(
+            run.code, 1,
+            "gapmap {args:?} should fail with exit 1:\nstdout: {}\nstderr: {}",
+            run.stdout, run.stderr
+        );
+        let lines: Vec<&str> = run.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "want one line on stderr, got: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        lines[0].to_string()
+    }
+
+    /// `show --json`.
+    pub fn show(&self) -> Value {
+        self.json(&["show"])
+    }
+}
+
+/// The texts of a section in `show --json` output, in order.
+pub fn texts(show: &Value, section: &str) -> Vec<String> {
+    show["sections"][section]
+        .as_array()
+        .unwrap_or_else(|| panic!("no section {section} in {show}"))
+        .iter()
+        .map(|n| n["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Every note id in `show --json` output.
+pub fn note_ids(show: &Value) -> Vec<String> {
+    show["sections"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|notes| notes.as_array().unwrap().iter())
+        .map(|n| n["id"].as_str().unwrap().to_string())
+        .collect()
+}
