@@ -48,10 +48,13 @@ const proxyPort = await listening(proxyWss)
 proxyWss.on("connection", downstream => {
   const upstream = new WebSocket(`ws://127.0.0.1:${serverPort}`)
   const pending = []
+  let peer = "?" // the client's peer id, from its join
   const record = (dir, data, isBinary) => {
     if (!isBinary) throw new Error(`text frame ${dir}: automerge-repo sends binary only`)
     const bytes = new Uint8Array(data)
-    frames.push({ dir, bytes, type: cbor.decode(bytes).type, phase })
+    const { type, senderId } = cbor.decode(bytes)
+    if (type === "join") peer = senderId.replace("capture-", "")
+    frames.push({ dir, bytes, type, phase, peer })
   }
   downstream.on("message", (data, isBinary) => {
     record("c2s", data, isBinary)
@@ -152,12 +155,11 @@ const index = []
 frames.forEach((f, i) => {
   const name = `${String(i + 1).padStart(2, "0")}-${f.type}-${f.dir}.cbor`
   writeFileSync(join(outDir, name), f.bytes)
-  const msg = cbor.decode(f.bytes)
-  const peer = (f.dir === "c2s" ? msg.senderId : msg.targetId).replace("capture-", "")
-  index.push({ name, phase: f.phase, peer, bytes: f.bytes.length, message: summary(msg) })
+  const message = summary(cbor.decode(f.bytes))
+  index.push({ name, phase: f.phase, client: f.peer, bytes: f.bytes.length, message })
 })
 writeFileSync(join(outDir, "index.json"), JSON.stringify(index, null, 2) + "\n")
-for (const i of index) console.log(`${i.name.padEnd(40)} ${i.peer.padEnd(12)} ${i.bytes}B ${i.phase}`)
+for (const i of index) console.log(`${i.name.padEnd(40)} ${i.client.padEnd(12)} ${i.bytes}B ${i.phase}`)
 
 function summary(msg) {
   const out = {}

@@ -42,6 +42,8 @@ pub enum Command {
         /// The canvas title, e.g. "Freelance designers getting paid".
         title: String,
     },
+    /// Create a sample canvas to explore, make it current and show it.
+    Sample,
     /// List the canvases in the store.
     List,
     /// Select the current canvas.

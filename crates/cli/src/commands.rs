@@ -9,6 +9,7 @@ use gapmap_canvas::{render, Canvas, DocId, NoteId, Position, Section, Status};
 use serde_json::json;
 
 use crate::args::{Cli, Command, ConfigCommand, ExportFormat, TrashAction};
+use crate::sample;
 use crate::context::{self, now_ms, Context, Loaded, CURRENT_KEY, NAME_KEY};
 
 /// Runs one parsed command line, printing to `out`.
@@ -25,6 +26,17 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
     let ctx = Context::open(&home, cli.canvas.clone(), cli.author.clone())?;
     match cli.command {
         Command::New { title } => new(&ctx, &title, json, out),
+        Command::Sample => {
+            let author = ctx.author()?;
+            let mut loaded = Loaded {
+                id: DocId::random(),
+                canvas: sample::build(&author, now_ms())?,
+            };
+            ctx.prepare_write(&mut loaded)?;
+            ctx.save(&mut loaded)?;
+            ctx.store.set_setting(CURRENT_KEY, &loaded.id.to_string())?;
+            show(&loaded, json, out)
+        }
         Command::List => list(&ctx, json, out),
         Command::Use { id } => {
             let id = ctx.resolve_canvas(&id)?;
@@ -125,20 +137,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             }
             Ok(())
         }
-        Command::Show => {
-            let loaded = ctx.load()?;
-            if json {
-                writeln!(out, "{}", render::to_json(&loaded.canvas, &loaded.id))?;
-            } else {
-                let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                write!(
-                    out,
-                    "{}",
-                    render::to_terminal(&loaded.canvas, &loaded.id, terminal_width(), color)
-                )?;
-            }
-            Ok(())
-        }
+        Command::Show => show(&ctx.load()?, json, out),
         Command::Export { format, output } => export(&ctx, format, output.as_deref(), out),
         Command::Import { file } => import(&ctx, &file, json, out),
         Command::Log { limit } => log(&ctx, limit, json, out),
@@ -186,6 +185,17 @@ fn note_change(
         Ok(id)
     })?;
     print_id(out, json, &id)
+}
+
+fn show(loaded: &Loaded, json: bool, out: &mut dyn Write) -> Result<()> {
+    if json {
+        writeln!(out, "{}", render::to_json(&loaded.canvas, &loaded.id))?;
+    } else {
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let board = render::to_terminal(&loaded.canvas, &loaded.id, terminal_width(), color);
+        write!(out, "{board}")?;
+    }
+    Ok(())
 }
 
 fn print_id(out: &mut dyn Write, json: bool, id: &NoteId) -> Result<()> {
