@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
 
 /// gapmap — a local-first Customer Progress Canvas for Jobs-To-Be-Done research.
-#[derive(Debug, Parser)]
+#[derive(Debug, Parser, Serialize, Deserialize)]
 #[command(name = "gapmap", version, about, propagate_version = true)]
 pub struct Cli {
     /// The store directory (default: $XDG_DATA_HOME/gapmap).
@@ -35,7 +36,7 @@ pub struct Cli {
 }
 
 /// Every gapmap command.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Subcommand, Serialize, Deserialize)]
 pub enum Command {
     /// Create a canvas and make it current; prints its id.
     New {
@@ -157,6 +158,7 @@ pub enum Command {
         setting: ConfigCommand,
     },
     /// Print a shell completion script.
+    #[serde(skip)]
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
@@ -166,7 +168,7 @@ pub enum Command {
 }
 
 /// `gapmap trash …`
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Subcommand, Serialize, Deserialize)]
 pub enum TrashAction {
     /// List trashed notes.
     List,
@@ -175,7 +177,7 @@ pub enum TrashAction {
 }
 
 /// `gapmap config …`
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Subcommand, Serialize, Deserialize)]
 pub enum ConfigCommand {
     /// Show or set your author name.
     Name {
@@ -185,7 +187,7 @@ pub enum ConfigCommand {
 }
 
 /// `gapmap job …`
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct JobArgs {
     /// When … (the situation).
     #[arg(long)]
@@ -199,7 +201,7 @@ pub struct JobArgs {
 }
 
 /// What `export` can write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum ExportFormat {
     /// Markdown.
     Md,
@@ -211,4 +213,26 @@ pub enum ExportFormat {
     Svg,
     /// The raw Automerge document.
     Automerge,
+}
+
+impl Cli {
+    /// Makes file arguments absolute against `cwd`, so the command means the
+    /// same when another process (the store's owner) carries it out.
+    pub fn absolutize(&mut self, cwd: &std::path::Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = cwd.join(&*p);
+            }
+        };
+        if let Some(home) = &mut self.home {
+            fix(home);
+        }
+        match &mut self.command {
+            Command::Import { file } => fix(file),
+            Command::Export {
+                output: Some(file), ..
+            } => fix(file),
+            _ => {}
+        }
+    }
 }

@@ -2,28 +2,49 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
 use clap::CommandFactory;
 use gapmap_canvas::{render, Canvas, DocId, NoteId, Position, Section, Status};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::args::{Cli, Command, ConfigCommand, ExportFormat, TrashAction};
 use crate::sample;
-use crate::context::{self, now_ms, Context, Loaded, CURRENT_KEY, NAME_KEY};
+use crate::context::{now_ms, Context, Docs, Loaded, CURRENT_KEY, NAME_KEY};
 
-/// Runs one parsed command line, printing to `out`.
-pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
+/// How the terminal that asked for the command looks.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct Term {
+    /// Columns for the board.
+    pub width: usize,
+    /// Whether ANSI colours are welcome.
+    pub color: bool,
+}
+
+impl Term {
+    /// This process's terminal.
+    pub fn detect() -> Term {
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .or_else(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
+            .unwrap_or(100);
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Term { width, color }
+    }
+}
+
+/// Prints the completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) {
+    clap_complete::generate(shell, &mut Cli::command(), "gapmap", out);
+}
+
+/// Runs one parsed command line against `store`, printing to `out`.
+pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> Result<()> {
     let json = cli.json;
-    if let Command::Completions { shell } = cli.command {
-        clap_complete::generate(shell, &mut Cli::command(), "gapmap", out);
-        return Ok(());
-    }
-    let home = context::home_dir(cli.home.as_deref())?;
-    if let Command::Doctor = cli.command {
-        return doctor(&home, json, out);
-    }
-    let ctx = Context::open(&home, cli.canvas.clone(), cli.author.clone())?;
+    let ctx = Context::new(store, cli.canvas.clone(), cli.author.clone());
     match cli.command {
         Command::New { title } => new(&ctx, &title, json, out),
         Command::Sample => {
@@ -35,7 +56,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             ctx.prepare_write(&mut loaded)?;
             ctx.save(&mut loaded)?;
             ctx.store.set_setting(CURRENT_KEY, &loaded.id.to_string())?;
-            show(&loaded, json, out)
+            show(&loaded, json, term, out)
         }
         Command::List => list(&ctx, json, out),
         Command::Use { id } => {
@@ -137,7 +158,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             }
             Ok(())
         }
-        Command::Show => show(&ctx.load()?, json, out),
+        Command::Show => show(&ctx.load()?, json, term, out),
         Command::Export { format, output } => export(&ctx, format, output.as_deref(), out),
         Command::Import { file } => import(&ctx, &file, json, out),
         Command::Log { limit } => log(&ctx, limit, json, out),
@@ -157,7 +178,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 Ok(())
             }
         },
-        Command::Completions { .. } | Command::Doctor => unreachable!("handled before the store opens"),
+        Command::Doctor => doctor_check(&ctx, json, out),
+        Command::Completions { shell } => {
+            completions(shell, out);
+            Ok(())
+        }
     }
 }
 
@@ -187,12 +212,11 @@ fn note_change(
     print_id(out, json, &id)
 }
 
-fn show(loaded: &Loaded, json: bool, out: &mut dyn Write) -> Result<()> {
+fn show(loaded: &Loaded, json: bool, term: Term, out: &mut dyn Write) -> Result<()> {
     if json {
         writeln!(out, "{}", render::to_json(&loaded.canvas, &loaded.id))?;
     } else {
-        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        let board = render::to_terminal(&loaded.canvas, &loaded.id, terminal_width(), color);
+        let board = render::to_terminal(&loaded.canvas, &loaded.id, term.width, term.color);
         write!(out, "{board}")?;
     }
     Ok(())
@@ -438,39 +462,42 @@ fn log(ctx: &Context, limit: Option<usize>, json: bool, out: &mut dyn Write) -> 
     Ok(())
 }
 
-fn doctor(home: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
-    match gapmap_store::Store::open(home) {
-        Ok(store) => {
-            let docs = store.list()?;
-            let mut bad = Vec::new();
-            for meta in &docs {
-                match store.load(&meta.id) {
-                    Ok(Some(doc)) if Canvas::from_doc(doc).is_ok() => {}
-                    _ => bad.push(meta.id.clone()),
-                }
-            }
-            if json {
-                writeln!(out, "{}", json!({ "ok": bad.is_empty(), "canvases": docs.len(), "unreadable": bad }))?;
-            } else if bad.is_empty() {
-                writeln!(out, "the store at {} is healthy: {} canvas(es)", home.display(), docs.len())?;
-            } else {
-                writeln!(out, "{} of {} canvas(es) do not load: {}", bad.len(), docs.len(), bad.join(", "))?;
-            }
-            Ok(())
-        }
-        Err(err @ gapmap_store::StoreError::Locked { .. }) => Err(err.into()),
-        Err(err) => {
-            tracing::warn!(%err, "store does not open; rebuilding from the journal");
-            let report = gapmap_store::Store::recover(home)
-                .with_context(|| format!("the store at {} does not open ({err}) and could not be rebuilt", home.display()))?;
-            if json {
-                writeln!(out, "{}", json!({ "ok": true, "recovered": report.docs, "error": err.to_string() }))?;
-            } else {
-                writeln!(out, "the store did not open ({err}); rebuilt {} canvas(es) from the journal", report.docs)?;
-            }
-            Ok(())
+/// `gapmap doctor` on a store that opened: does every canvas load?
+fn doctor_check(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
+    let docs = ctx.store.list()?;
+    let mut bad = Vec::new();
+    for meta in &docs {
+        match ctx.store.load(&meta.id) {
+            Ok(Some(doc)) if Canvas::from_doc(doc).is_ok() => {}
+            _ => bad.push(meta.id.clone()),
         }
     }
+    if json {
+        writeln!(out, "{}", json!({ "ok": bad.is_empty(), "canvases": docs.len(), "unreadable": bad }))?;
+    } else if bad.is_empty() {
+        writeln!(out, "the store is healthy: {} canvas(es)", docs.len())?;
+    } else {
+        writeln!(out, "{} of {} canvas(es) do not load: {}", bad.len(), docs.len(), bad.join(", "))?;
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        bail!("{} canvas(es) do not load", bad.len())
+    }
+}
+
+/// `gapmap doctor` on a store that does not open: rebuild it from the journal.
+pub fn doctor_recover(home: &Path, cause: &gapmap_store::StoreError, json: bool, out: &mut dyn Write) -> Result<()> {
+    tracing::warn!(%cause, "store does not open; rebuilding from the journal");
+    let report = gapmap_store::Store::recover(home).with_context(|| {
+        format!("the store at {} does not open ({cause}) and could not be rebuilt from its journal", home.display())
+    })?;
+    if json {
+        writeln!(out, "{}", json!({ "ok": true, "recovered": report.docs, "error": cause.to_string() }))?;
+    } else {
+        writeln!(out, "the store did not open ({cause}); rebuilt {} canvas(es) from the journal", report.docs)?;
+    }
+    Ok(())
 }
 
 /// A UTC time as `YYYY-MM-DD HH:MM`.
@@ -488,13 +515,6 @@ fn format_time(ms: i64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
-}
-
-fn terminal_width() -> usize {
-    if let Some(cols) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
-        return cols;
-    }
-    terminal_size::terminal_size().map_or(100, |(w, _)| usize::from(w.0))
 }
 
 #[cfg(test)]

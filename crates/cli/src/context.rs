@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+
 use anyhow::{bail, Context as _, Result};
+use automerge::AutoCommit;
 use gapmap_canvas::{Canvas, DocId};
 use gapmap_store::{DocMeta, Store};
 
@@ -13,10 +16,49 @@ pub const NAME_KEY: &str = "name";
 /// Setting key of the current canvas id.
 pub const CURRENT_KEY: &str = "current";
 
-/// An open store plus what the global flags said.
+/// Where commands read and write documents and settings: the store itself,
+/// or — when a long-running gapmap process owns the store — that process's
+/// live documents, so its peers and web board see the change at once.
+pub trait Docs: Send + Sync {
+    /// Index entries of every canvas.
+    fn list(&self) -> Result<Vec<DocMeta>>;
+    /// Whether the store holds `id`.
+    fn contains(&self, id: &str) -> Result<bool>;
+    /// The document `id`, if present.
+    fn load(&self, id: &str) -> Result<Option<AutoCommit>>;
+    /// Makes `doc` durable as `id`; returns once it is on disk.
+    fn save(&self, id: &str, doc: &mut AutoCommit, meta: &DocMeta) -> Result<()>;
+    /// A local setting.
+    fn setting(&self, key: &str) -> Result<Option<String>>;
+    /// Sets a local setting durably.
+    fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+}
+
+impl Docs for Store {
+    fn list(&self) -> Result<Vec<DocMeta>> {
+        Ok(Store::list(self)?)
+    }
+    fn contains(&self, id: &str) -> Result<bool> {
+        Ok(Store::contains(self, id)?)
+    }
+    fn load(&self, id: &str) -> Result<Option<AutoCommit>> {
+        Ok(Store::load(self, id)?)
+    }
+    fn save(&self, id: &str, doc: &mut AutoCommit, meta: &DocMeta) -> Result<()> {
+        Ok(Store::save(self, id, doc, meta)?)
+    }
+    fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(Store::setting(self, key)?)
+    }
+    fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        Ok(Store::set_setting(self, key, value)?)
+    }
+}
+
+/// The documents plus what the global flags said.
 pub struct Context {
-    /// The open store.
-    pub store: Store,
+    /// Where documents and settings live.
+    pub store: Arc<dyn Docs>,
     /// `-c`, if given.
     canvas_arg: Option<String>,
     /// `--as` / `GAPMAP_NAME`, if given.
@@ -55,14 +97,13 @@ pub fn home_dir(arg: Option<&Path>) -> Result<PathBuf> {
 }
 
 impl Context {
-    /// Opens the store at `home`.
-    pub fn open(home: &Path, canvas_arg: Option<String>, author_arg: Option<String>) -> Result<Self> {
-        let store = Store::open(home)?;
-        Ok(Context {
+    /// A context over `store` with the global flags of one command line.
+    pub fn new(store: Arc<dyn Docs>, canvas_arg: Option<String>, author_arg: Option<String>) -> Self {
+        Context {
             store,
             canvas_arg,
             author_arg,
-        })
+        }
     }
 
     /// Whether `-c` was given.

@@ -1,31 +1,85 @@
 //! The `gapmap` binary: the command line over gapmap-canvas and gapmap-store.
 //!
-//! `main` only parses, installs logging and maps errors to exit codes:
-//! 0 success, 1 a user error (one line on stderr), 2 bad usage (clap).
+//! `main` only parses, installs logging, finds the store (or the process that
+//! owns it) and maps errors to exit codes: 0 success, 1 a user error (one
+//! line on stderr), 2 bad usage (clap).
 
 mod args;
 mod commands;
 mod context;
+mod owner;
 mod sample;
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use anyhow::Result;
 use clap::Parser;
+use gapmap_store::{Store, StoreError};
 use tracing_subscriber::EnvFilter;
 
+use crate::args::{Cli, Command};
+use crate::commands::Term;
+
+/// How long a command waits for another short command to release the store
+/// before saying who holds it.
+const LOCK_PATIENCE: Duration = Duration::from_secs(5);
+
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let cli = Cli::parse();
     init_tracing(cli.verbose);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let result = commands::run(cli, &mut out).and_then(|()| Ok(out.flush()?));
+    let result = dispatch(cli, &mut out).and_then(|code| {
+        out.flush()?;
+        Ok(code)
+    });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("gapmap: {err:#}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs the command here, or in the process that owns the store; returns
+/// the exit code.
+fn dispatch(mut cli: Cli, out: &mut dyn Write) -> Result<u8> {
+    if let Command::Completions { shell } = cli.command {
+        commands::completions(shell, out);
+        return Ok(0);
+    }
+    let home = context::home_dir(cli.home.as_deref())?;
+    let term = Term::detect();
+    let started = Instant::now();
+    loop {
+        match Store::open(&home) {
+            Ok(store) => {
+                commands::run(cli, Arc::new(store), term, out)?;
+                return Ok(0);
+            }
+            Err(err @ StoreError::Locked { .. }) => {
+                if let Ok(cwd) = std::env::current_dir() {
+                    cli.absolutize(&cwd);
+                }
+                if let Some(code) = owner::forward(&home, &cli, term)? {
+                    return Ok(code);
+                }
+                // Held by a short command: wait for it, then say who holds it.
+                if started.elapsed() > LOCK_PATIENCE {
+                    return Err(err.into());
+                }
+                std::thread::sleep(Duration::from_millis(15));
+            }
+            Err(err) if matches!(cli.command, Command::Doctor) => {
+                commands::doctor_recover(&home, &err, cli.json, out)?;
+                return Ok(0);
+            }
+            Err(err) => return Err(err.into()),
         }
     }
 }
