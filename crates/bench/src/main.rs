@@ -1,0 +1,104 @@
+//! `gapmap-bench`: benchmarks of the real gapmap binaries, one subcommand per
+//! scenario. They time release builds as whole processes, so build first:
+//!
+//! ```text
+//! cargo build --release -p gapmap -p gapmap-bench
+//! target/release/gapmap-bench add            # ~1–2 minutes
+//! target/release/gapmap-bench add --quick    # a smoke run of seconds
+//! ```
+//!
+//! Each scenario prints tables for people and, last, one JSON line with
+//! every figure. Method and measured figures: docs/benchmarks.md.
+
+mod add;
+mod builder;
+mod js;
+mod phases;
+mod procs;
+mod report;
+mod stats;
+mod vocab;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gapmap-bench",
+    version,
+    about = "Benchmarks of the gapmap binaries"
+)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+/// Options every scenario shares.
+#[derive(clap::Args, Debug)]
+pub struct Common {
+    /// The gapmap binary to time [default: `gapmap` beside this program,
+    /// i.e. target/release/gapmap].
+    #[arg(long, global = true, value_name = "PATH", env = "GAPMAP_BENCH_GAPMAP")]
+    pub gapmap: Option<PathBuf>,
+    /// Keep the stores and documents the scenario made (their path is printed).
+    #[arg(long, global = true)]
+    pub keep: bool,
+}
+
+impl Common {
+    /// A fresh scratch directory, removed at the end unless `--keep`.
+    pub fn workdir(&self) -> Result<Workdir> {
+        let dir = tempfile::Builder::new()
+            .prefix("gapmap-bench-")
+            .tempdir()
+            .context("cannot create a scratch directory")?;
+        if self.keep {
+            let path = dir.keep();
+            eprintln!("keeping the scratch files in {}", path.display());
+            return Ok(Workdir { path, _guard: None });
+        }
+        Ok(Workdir {
+            path: dir.path().to_path_buf(),
+            _guard: Some(dir),
+        })
+    }
+}
+
+/// A scenario's scratch directory.
+pub struct Workdir {
+    path: PathBuf,
+    /// Removes the directory when dropped; `None` with `--keep`.
+    _guard: Option<tempfile::TempDir>,
+}
+
+impl Workdir {
+    /// Where it is.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Scenario {
+    /// `gapmap add` on canvases of 0, 200 and 2,000 notes vs automerge-repo 2.5 in node.
+    Add(add::AddArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.scenario {
+        Scenario::Add(args) => add::run(args, &cli.common),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("gapmap-bench: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Where the time of one `gapmap add` goes, measured in this process with
+//! the same library calls, in the same order, as the CLI makes them
+//! (crates/cli: `Context::open`, `load`, `prepare_write`, `add_note`,
+//! `save`). Process start is measured separately, from outside.
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context as _, Result};
+use automerge::AutoCommit;
+use gapmap_canvas::{Canvas, DocId, Section};
+use gapmap_store::{DocMeta, Store};
+
+/// The phases, in the order they happen.
+pub const NAMES: [&str; 9] = [
+    "open", "resolve", "load", "validate", "prepare", "change", "index", "save", "close",
+];
+
+/// What each phase covers, for the report.
+pub const MEANING: [(&str, &str); 10] = [
+    (
+        "open",
+        "Store::open: sled opens its log and page table, owner file",
+    ),
+    (
+        "resolve",
+        "settings lookup of the current canvas, index lookup",
+    ),
+    (
+        "load",
+        "Store::load: sled reads + Automerge load of snapshot and chunks",
+    ),
+    ("validate", "Canvas::from_doc: schema check"),
+    ("prepare", "author and actor settings, members check"),
+    (
+        "change",
+        "Canvas::add_note: rank in the section, one commit",
+    ),
+    ("index", "index entry: title and live-note count"),
+    (
+        "save",
+        "Store::save: save_incremental, sled write, flush to disk",
+    ),
+    (
+        "close",
+        "dropping the store: sled's last flush and thread joins",
+    ),
+    (
+        "automerge_load",
+        "for reference: AutoCommit::load of the same document from one buffer",
+    ),
+];
+
+/// One `gapmap add` done in-process on the store at `dir`; the phase times
+/// in `NAMES` order.
+pub fn add_once(dir: &Path, author: &str) -> Result<Vec<Duration>> {
+    let mut lap = Lap::start();
+
+    let store = Store::open(dir).with_context(|| format!("opening the store {}", dir.display()))?;
+    lap.mark();
+
+    let current = store
+        .setting("current")?
+        .context("no current canvas in the store")?;
+    let id = DocId::parse(&current)?;
+    if !store.contains(&id.to_string())? {
+        bail!("the current canvas {id} is not in the store");
+    }
+    lap.mark();
+
+    let doc = store
+        .load(&id.to_string())?
+        .context("the canvas vanished")?;
+    lap.mark();
+
+    let mut canvas = Canvas::from_doc(doc)?;
+    lap.mark();
+
+    let name = store.setting("name")?.unwrap_or_else(|| author.to_string());
+    let actor = match store.setting(&format!("actor:{name}"))? {
+        Some(hex_actor) => hex::decode(hex_actor)?,
+        None => bail!("the store has no actor for {name}: the template needs a warm-up add"),
+    };
+    canvas.set_actor(&actor);
+    let actor_hex = hex::encode(&actor);
+    if canvas.members().get(&actor_hex).map(|m| m.name.as_str()) != Some(name.as_str()) {
+        canvas.set_member(&actor_hex, &name, "#4363d8", now_ms())?;
+    }
+    lap.mark();
+
+    canvas.add_note(
+        Section::Now,
+        "Owner re-types supplier invoices into a spreadsheet every Friday night",
+        &[],
+        &name,
+        now_ms(),
+    )?;
+    lap.mark();
+
+    let meta = DocMeta {
+        id: id.to_string(),
+        title: canvas.title(),
+        notes: canvas
+            .notes()
+            .iter()
+            .filter(|n| n.trashed_at.is_none())
+            .count(),
+        updated_ms: now_ms(),
+    };
+    lap.mark();
+
+    store.save(&meta.id, canvas.doc_mut(), &meta)?;
+    lap.mark();
+
+    drop(store);
+    lap.mark();
+
+    Ok(lap.laps)
+}
+
+/// Loading `bytes` with Automerge alone: the floor under the `load` phase.
+pub fn automerge_load(bytes: &[u8]) -> Result<Duration> {
+    let start = Instant::now();
+    let doc = AutoCommit::load(bytes).context("loading the canvas with Automerge")?;
+    let elapsed = start.elapsed();
+    drop(doc);
+    Ok(elapsed)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Successive intervals of one stopwatch.
+struct Lap {
+    last: Instant,
+    laps: Vec<Duration>,
+}
+
+impl Lap {
+    fn start() -> Lap {
+        Lap {
+            last: Instant::now(),
+            laps: Vec::with_capacity(NAMES.len()),
+        }
+    }
+
+    fn mark(&mut self) {
+        let now = Instant::now();
+        self.laps.push(now - self.last);
+        self.last = now;
+    }
+}
