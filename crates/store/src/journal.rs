@@ -1,0 +1,408 @@
+//! The journal: an append-only copy, outside sled, of every chunk the store
+//! writes, so a store whose sled database no longer opens can be rebuilt
+//! ([`Store::recover`](crate::Store::recover)) and a database that lost its
+//! last writes in a power cut can be rolled forward on open.
+//!
+//! One file per document (`journal/<id>.log`) plus `journal/settings.kv`:
+//!
+//! ```text
+//! header   "GMJRNL01" (8 bytes) | generation u64 LE
+//! record   len u32 LE | crc32 u32 LE | kind u8 | data (len - 1 bytes)
+//! ```
+//!
+//! `len` counts the kind byte and the data; the CRC-32 (IEEE) covers the same
+//! bytes. Reading stops at the first record that is short or fails its
+//! checksum: that is the torn tail of an interrupted append, and everything
+//! before it is intact. The generation changes whenever a file is rewritten
+//! (compaction), which lets the store tell "the same file, grown" from "a new
+//! file" when it compares the journal with what sled recorded.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const MAGIC: &[u8; 8] = b"GMJRNL01";
+/// Bytes before the first record.
+pub(crate) const HEADER_LEN: u64 = 16;
+/// Largest record accepted on read; anything bigger is a torn length field.
+const MAX_RECORD: u32 = 1 << 30;
+
+/// What a record holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A whole document, `AutoCommit::save()`.
+    Snapshot,
+    /// Changes, `AutoCommit::save_after()`.
+    Chunk,
+    /// The document's index entry, [`DocMeta`](crate::DocMeta) as JSON.
+    Meta,
+    /// A setting: JSON `[key, value]`, value `null` for a removal.
+    Setting,
+}
+
+impl Kind {
+    fn byte(self) -> u8 {
+        match self {
+            Kind::Snapshot => b'S',
+            Kind::Chunk => b'I',
+            Kind::Meta => b'M',
+            Kind::Setting => b'K',
+        }
+    }
+
+    fn from_byte(b: u8) -> Option<Kind> {
+        Some(match b {
+            b'S' => Kind::Snapshot,
+            b'I' => Kind::Chunk,
+            b'M' => Kind::Meta,
+            b'K' => Kind::Setting,
+            _ => return None,
+        })
+    }
+}
+
+/// One record read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Record {
+    pub(crate) kind: Kind,
+    pub(crate) data: Vec<u8>,
+}
+
+/// A journal file read back.
+#[derive(Debug)]
+pub(crate) struct Contents {
+    pub(crate) generation: u64,
+    pub(crate) records: Vec<Record>,
+    /// Length of the intact prefix (header and whole records).
+    pub(crate) valid_len: u64,
+    /// Length of the file; more than `valid_len` when the tail is torn.
+    pub(crate) file_len: u64,
+}
+
+impl Contents {
+    /// Whether an interrupted append left bytes after the last whole record.
+    pub(crate) fn torn(&self) -> bool {
+        self.file_len > self.valid_len
+    }
+}
+
+/// Appends one record to `out`.
+pub(crate) fn encode(kind: Kind, data: &[u8], out: &mut Vec<u8>) {
+    let len = u32::try_from(data.len() + 1).expect("record larger than 4 GiB");
+    let mut crc = Crc32::new();
+    crc.update(&[kind.byte()]);
+    crc.update(data);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&crc.finish().to_le_bytes());
+    out.push(kind.byte());
+    out.extend_from_slice(data);
+}
+
+fn header(generation: u64) -> [u8; HEADER_LEN as usize] {
+    let mut h = [0u8; HEADER_LEN as usize];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..].copy_from_slice(&generation.to_le_bytes());
+    h
+}
+
+/// Reads a whole journal file. A bad header is an `InvalidData` error; a torn
+/// or corrupt record ends the read without error.
+pub(crate) fn read(path: &Path) -> io::Result<Contents> {
+    let mut bytes = Vec::new();
+    File::open(path)?.read_to_end(&mut bytes)?;
+    parse(&bytes)
+}
+
+fn parse(bytes: &[u8]) -> io::Result<Contents> {
+    if bytes.len() < HEADER_LEN as usize || &bytes[..8] != MAGIC {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a gapmap journal (bad header)",
+        ));
+    }
+    let generation = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
+    let mut records = Vec::new();
+    let mut pos = HEADER_LEN as usize;
+    while let Some((record, next)) = parse_record(bytes, pos) {
+        records.push(record);
+        pos = next;
+    }
+    Ok(Contents {
+        generation,
+        records,
+        valid_len: pos as u64,
+        file_len: bytes.len() as u64,
+    })
+}
+
+fn parse_record(bytes: &[u8], pos: usize) -> Option<(Record, usize)> {
+    let head = bytes.get(pos..pos + 8)?;
+    let len = u32::from_le_bytes(head[..4].try_into().ok()?);
+    let crc = u32::from_le_bytes(head[4..].try_into().ok()?);
+    if len == 0 || len > MAX_RECORD {
+        return None;
+    }
+    let body = bytes.get(pos + 8..pos + 8 + len as usize)?;
+    let mut check = Crc32::new();
+    check.update(body);
+    if check.finish() != crc {
+        return None;
+    }
+    let kind = Kind::from_byte(body[0])?;
+    Some((
+        Record {
+            kind,
+            data: body[1..].to_vec(),
+        },
+        pos + 8 + len as usize,
+    ))
+}
+
+/// Writes a complete journal file atomically: a temporary file, fsync,
+/// rename, fsync of the directory. Returns the file's length.
+pub(crate) fn write_atomic(path: &Path, generation: u64, records: &[u8]) -> io::Result<u64> {
+    let tmp = tmp_path(path);
+    let mut f = File::create(&tmp)?;
+    f.write_all(&header(generation))?;
+    f.write_all(records)?;
+    f.sync_all()?;
+    drop(f);
+    fs::rename(&tmp, path)?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+    Ok(HEADER_LEN + records.len() as u64)
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Flushes a directory's entries (a rename or a new file) to disk.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// An open journal file ready for appends.
+#[derive(Debug)]
+pub(crate) struct Appender {
+    file: File,
+    generation: u64,
+    len: u64,
+}
+
+impl Appender {
+    /// Opens an existing journal and cuts off a torn tail, so the next record
+    /// starts right after the last whole one.
+    pub(crate) fn open(path: &Path) -> io::Result<Appender> {
+        let contents = read(path)?;
+        let file = OpenOptions::new().append(true).open(path)?;
+        if contents.torn() {
+            tracing::warn!(path = %path.display(), bytes = contents.file_len - contents.valid_len,
+                "dropping the torn tail of a journal");
+            file.set_len(contents.valid_len)?;
+            file.sync_all()?;
+        }
+        Ok(Appender {
+            file,
+            generation: contents.generation,
+            len: contents.valid_len,
+        })
+    }
+
+    /// The generation in the file's header.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Length of the file after the last append.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Appends encoded records, then `fdatasync`s when `sync` is set. On error
+    /// the file is cut back to its previous length (best effort) and the
+    /// appender must not be used again.
+    pub(crate) fn append(&mut self, records: &[u8], sync: bool) -> io::Result<()> {
+        let result = self.file.write_all(records).and_then(|()| {
+            if sync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        match result {
+            Ok(()) => {
+                self.len += records.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.file.set_len(self.len);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A fresh generation number: unlikely to repeat for the same file.
+pub(crate) fn new_generation() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut h = Fnv64::new();
+    h.update(&nanos.to_le_bytes());
+    h.update(&std::process::id().to_le_bytes());
+    h.update(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    h.finish()
+}
+
+/// CRC-32 (IEEE 802.3, the zlib one).
+pub(crate) struct Crc32(u32);
+
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+};
+
+impl Crc32 {
+    pub(crate) fn new() -> Crc32 {
+        Crc32(!0)
+    }
+
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = CRC_TABLE[((self.0 ^ u32::from(b)) & 0xFF) as usize] ^ (self.0 >> 8);
+        }
+    }
+
+    pub(crate) fn finish(&self) -> u32 {
+        !self.0
+    }
+}
+
+/// 64-bit FNV-1a: names chunks by content.
+pub(crate) struct Fnv64(u64);
+
+impl Fnv64 {
+    pub(crate) fn new() -> Fnv64 {
+        Fnv64(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    pub(crate) fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_matches_the_standard_check_value() {
+        let mut c = Crc32::new();
+        c.update(b"123456789");
+        assert_eq!(c.finish(), 0xCBF4_3926);
+    }
+
+    fn two_records() -> Vec<u8> {
+        let mut buf = Vec::new();
+        encode(Kind::Chunk, b"hello", &mut buf);
+        encode(Kind::Meta, b"{}", &mut buf);
+        buf
+    }
+
+    #[test]
+    fn round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        let len = write_atomic(&path, 7, &two_records()).unwrap();
+        let c = read(&path).unwrap();
+        assert_eq!(c.generation, 7);
+        assert_eq!(c.valid_len, len);
+        assert!(!c.torn());
+        assert_eq!(
+            c.records[0],
+            Record {
+                kind: Kind::Chunk,
+                data: b"hello".to_vec()
+            }
+        );
+        assert_eq!(
+            c.records[1],
+            Record {
+                kind: Kind::Meta,
+                data: b"{}".to_vec()
+            }
+        );
+    }
+
+    #[test]
+    fn torn_tail_is_ignored_then_cut_on_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        write_atomic(&path, 1, &two_records()).unwrap();
+        let whole = fs::metadata(&path).unwrap().len();
+        // Every strict prefix of a third record is a torn tail.
+        let mut third = Vec::new();
+        encode(Kind::Chunk, b"third record", &mut third);
+        for cut in 1..third.len() {
+            let mut bytes = fs::read(&path).unwrap();
+            bytes.truncate(whole as usize);
+            bytes.extend_from_slice(&third[..cut]);
+            fs::write(&path, &bytes).unwrap();
+            let c = read(&path).unwrap();
+            assert_eq!(c.records.len(), 2, "cut at {cut}");
+            assert_eq!(c.valid_len, whole);
+            assert!(c.torn());
+        }
+        let mut app = Appender::open(&path).unwrap();
+        assert_eq!(app.len(), whole);
+        app.append(&third, true).unwrap();
+        let c = read(&path).unwrap();
+        assert_eq!(c.records.len(), 3);
+        assert!(!c.torn());
+    }
+
+    #[test]
+    fn flipped_bit_ends_the_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        write_atomic(&path, 1, &two_records()).unwrap();
+        let mut bytes = fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(read(&path).unwrap().records.len(), 1);
+    }
+
+    #[test]
+    fn bad_header_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        fs::write(&path, b"garbage").unwrap();
+        assert_eq!(read(&path).unwrap_err().kind(), io::ErrorKind::InvalidData);
+    }
+}

@@ -1,0 +1,166 @@
+//! One store, one owner: an advisory `flock` on `dir/lock`, and `dir/owner.pid`
+//! saying who holds it.
+//!
+//! The lock is taken before anything else in the directory is touched, so
+//! clean-ups such as removing sled's stale `snap.*.generating` files can never
+//! hit a live process's files. `flock` belongs to the open file description
+//! and dies with the process, so an `owner.pid` left by a killed process is
+//! harmless: the next opener simply overwrites it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use crate::error::{file_err, Result, StoreError};
+
+/// Name of the lock file inside the store directory.
+pub(crate) const LOCK_FILE: &str = "lock";
+/// Name of the owner file inside the store directory.
+pub(crate) const OWNER_FILE: &str = "owner.pid";
+
+/// Holds the store's lock until dropped.
+#[derive(Debug)]
+pub(crate) struct OwnerLock {
+    /// Kept open: closing it releases the lock.
+    _file: File,
+    /// `dir/owner.pid`, removed on a clean drop.
+    owner_path: PathBuf,
+}
+
+impl OwnerLock {
+    /// Creates `dir` if needed, takes the lock and writes `owner.pid`.
+    pub(crate) fn acquire(dir: &Path) -> Result<OwnerLock> {
+        fs::create_dir_all(dir).map_err(|e| not_writable_or(dir, "create", e))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| not_writable_or(dir, "open", e))?;
+        // SAFETY: flock on a valid descriptor we own; no memory is shared.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                let (pid, command) = read_owner(dir);
+                return Err(StoreError::Locked {
+                    dir: dir.to_path_buf(),
+                    pid,
+                    command,
+                });
+            }
+            return Err(file_err("lock", lock_path)(err));
+        }
+        let owner_path = dir.join(OWNER_FILE);
+        write_owner(&owner_path).map_err(|e| not_writable_or(dir, "write owner.pid in", e))?;
+        Ok(OwnerLock {
+            _file: file,
+            owner_path,
+        })
+    }
+}
+
+impl Drop for OwnerLock {
+    fn drop(&mut self) {
+        // Still locked here: the file closes after this body runs.
+        let _ = fs::remove_file(&self.owner_path);
+    }
+}
+
+/// Maps the errors that mean "you cannot write here" to `NotWritable`.
+pub(crate) fn not_writable_or(dir: &Path, action: &'static str, err: io::Error) -> StoreError {
+    let denied = matches!(
+        err.raw_os_error(),
+        Some(libc::EACCES | libc::EPERM | libc::EROFS | libc::ENOTDIR | libc::EEXIST)
+    );
+    if denied {
+        StoreError::NotWritable(dir.to_path_buf())
+    } else {
+        file_err(action, dir)(err)
+    }
+}
+
+/// Reads `owner.pid`: "<pid> <command line>". Missing or garbled parts are `None`.
+pub(crate) fn read_owner(dir: &Path) -> (Option<u32>, Option<String>) {
+    let Ok(text) = fs::read_to_string(dir.join(OWNER_FILE)) else {
+        return (None, None);
+    };
+    let text = text.trim();
+    let (pid, command) = text.split_once(' ').unwrap_or((text, ""));
+    let command = command.trim();
+    (
+        pid.parse().ok(),
+        (!command.is_empty()).then(|| command.to_string()),
+    )
+}
+
+/// Writes `owner.pid` through a temporary file and a rename, so a reader never
+/// sees half of it.
+fn write_owner(path: &Path) -> io::Result<()> {
+    let tmp = path.with_extension("pid.tmp");
+    let mut f = File::create(&tmp)?;
+    writeln!(f, "{} {}", std::process::id(), command_line())?;
+    drop(f);
+    fs::rename(&tmp, path)
+}
+
+/// This process's command line with the program's directory dropped, on one
+/// line: `gapmap ui --listen 127.0.0.1:7777`.
+fn command_line() -> String {
+    let mut args = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
+    let program = args
+        .next()
+        .map(|p| {
+            Path::new(&p)
+                .file_name()
+                .map_or(p.clone(), |n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    let line = std::iter::once(program)
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let line: String = line
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    line.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_file_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = OwnerLock::acquire(dir.path()).unwrap();
+        let (pid, command) = read_owner(dir.path());
+        assert_eq!(pid, Some(std::process::id()));
+        assert!(command.is_some());
+        drop(lock);
+        assert!(!dir.path().join(OWNER_FILE).exists());
+    }
+
+    #[test]
+    fn second_lock_in_same_process_conflicts() {
+        // flock locks belong to open file descriptions, so two opens of the
+        // same file conflict even within one process.
+        let dir = tempfile::tempdir().unwrap();
+        let _first = OwnerLock::acquire(dir.path()).unwrap();
+        match OwnerLock::acquire(dir.path()) {
+            Err(StoreError::Locked { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn garbled_owner_file_gives_none() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(OWNER_FILE), "not-a-pid").unwrap();
+        assert_eq!(read_owner(dir.path()), (None, None));
+    }
+}

@@ -1,0 +1,675 @@
+//! The [`Store`] handle: opening, documents, settings.
+
+use std::collections::HashMap;
+use std::fs;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
+use std::time::Duration;
+
+use automerge::{AutoCommit, ChangeHash};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::{IVec, Transactional};
+
+use crate::error::{file_err, Result, StoreError};
+use crate::journal::{self, Appender, Kind};
+use crate::layout::{self, ChunkKind, DocKey, DocState, JournalPos};
+use crate::owner::{not_writable_or, OwnerLock};
+use crate::{DocMeta, Durability, Options};
+
+/// The settings journal is rewritten once it grows past this.
+const SETTINGS_JOURNAL_MAX: u64 = 64 * 1024;
+
+/// A store directory opened by this process. Cloning gives another handle to
+/// the same open store; it closes when the last handle drops.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// The open store. Field order is drop order: sled closes before the lock is
+/// released, so the next owner never meets sled's own lock still held.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) dir: PathBuf,
+    pub(crate) opts: Options,
+    pub(crate) db: sled::Db,
+    /// Snapshots, chunks and per-document state; see [`layout`].
+    pub(crate) docs: sled::Tree,
+    /// `DocMeta` per document, so `list` never loads a document.
+    pub(crate) index: sled::Tree,
+    pub(crate) settings: sled::Tree,
+    /// The store's own bookkeeping.
+    pub(crate) internal: sled::Tree,
+    /// Writers take it exclusively; `load` shares it, so a load never sees a
+    /// compaction half-way (a sled prefix scan is not a snapshot).
+    pub(crate) writer: RwLock<Writer>,
+    _owner: OwnerLock,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Err(e) = self.db.flush() {
+            tracing::warn!(error = %e, "flushing the store on close failed");
+        }
+    }
+}
+
+/// State only writers touch.
+#[derive(Debug, Default)]
+pub(crate) struct Writer {
+    /// Open journal files by file name, each checked once for a torn tail.
+    journals: HashMap<String, Appender>,
+}
+
+impl Store {
+    /// Opens (creating) the store rooted at `dir` with default [`Options`].
+    ///
+    /// Takes the store's lock (`dir/lock`) first, writes `dir/owner.pid`,
+    /// removes stale `snap.*.generating` files that a process killed while
+    /// opening sled leaves behind, opens sled in `dir/db`, and rolls forward
+    /// from `dir/journal` any write sled lost.
+    ///
+    /// A store held by another process gives [`StoreError::Locked`]; a
+    /// directory that cannot be written gives [`StoreError::NotWritable`].
+    pub fn open(dir: &Path) -> Result<Store> {
+        Store::open_with(dir, Options::default())
+    }
+
+    /// [`Store::open`] with explicit options.
+    pub fn open_with(dir: &Path, opts: Options) -> Result<Store> {
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let owner = OwnerLock::acquire(&dir)?;
+        let store = Store::open_locked(&dir, owner, opts)?;
+        store.roll_forward()?;
+        Ok(store)
+    }
+
+    /// Opens sled once our own lock is held; nothing else runs this before
+    /// the lock, which is what makes deleting sled's leftovers safe.
+    pub(crate) fn open_locked(dir: &Path, owner: OwnerLock, opts: Options) -> Result<Store> {
+        let db_dir = dir.join(layout::DB_DIR);
+        let journal_dir = dir.join(layout::JOURNAL_DIR);
+        for d in [&db_dir, &journal_dir] {
+            fs::create_dir_all(d).map_err(|e| not_writable_or(dir, "create", e))?;
+        }
+        remove_stale_snapshots(&db_dir)?;
+        let db = open_sled(dir, &db_dir)?;
+        let inner = Inner {
+            dir: dir.to_path_buf(),
+            opts,
+            docs: db.open_tree(layout::DOCS_TREE)?,
+            index: db.open_tree(layout::INDEX_TREE)?,
+            settings: db.open_tree(layout::SETTINGS_TREE)?,
+            internal: db.open_tree(layout::STORE_TREE)?,
+            db,
+            writer: RwLock::new(Writer::default()),
+            _owner: owner,
+        };
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The store directory (absolute).
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Every document's index entry, ordered by id. Reads the index only.
+    pub fn list(&self) -> Result<Vec<DocMeta>> {
+        self.inner
+            .index
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                self.parse_meta(&String::from_utf8_lossy(&k), &v)
+            })
+            .collect()
+    }
+
+    /// The index entry of document `id`.
+    pub fn meta(&self, id: &str) -> Result<Option<DocMeta>> {
+        layout::validate_id(id)?;
+        self.inner
+            .index
+            .get(id)?
+            .map(|v| self.parse_meta(id, &v))
+            .transpose()
+    }
+
+    /// Whether the store holds document `id`.
+    pub fn contains(&self, id: &str) -> Result<bool> {
+        layout::validate_id(id)?;
+        Ok(self.inner.docs.contains_key(layout::state_key(id))?)
+    }
+
+    /// Loads document `id`: its snapshot, then each incremental chunk.
+    pub fn load(&self, id: &str) -> Result<Option<AutoCommit>> {
+        layout::validate_id(id)?;
+        let _shared = self.inner.writer.read().unwrap_or_else(|e| e.into_inner());
+        self.read_doc(id)
+    }
+
+    /// Persists what `doc` holds that the store lacks, updates the index
+    /// entry, and compacts when the chunks outgrow the snapshot. Returns only
+    /// once the change is durable: appended to the journal (and fsynced, with
+    /// [`Durability::PowerLoss`]) and flushed by sled.
+    ///
+    /// "What the store lacks" is computed from the heads the store recorded,
+    /// not from `doc`'s own save cursor, so it does not matter where `doc`
+    /// came from or whether it was saved elsewhere in between.
+    pub fn save(&self, id: &str, doc: &mut AutoCommit, meta: &DocMeta) -> Result<()> {
+        layout::validate_id(id)?;
+        let mut w = self.write_lock();
+        let state = self.state(id)?;
+        let known: Vec<ChangeHash> = match &state {
+            Some(s) => parse_heads(&self.inner.dir, id, &s.heads)?,
+            None => Vec::new(),
+        };
+        let bytes = doc.save_after(&known);
+        let meta = DocMeta {
+            id: id.to_string(),
+            ..meta.clone()
+        };
+        let meta_json = serde_json::to_vec(&meta).expect("DocMeta serializes");
+        if bytes.is_empty()
+            && state.is_some()
+            && self.inner.index.get(id)?.as_deref() == Some(&meta_json[..])
+        {
+            return Ok(());
+        }
+        // Stored changes `doc` has not seen stay heads of the union.
+        let not_in_doc: Vec<ChangeHash> = known
+            .into_iter()
+            .filter(|h| doc.document().get_change_meta_by_hash(h).is_none())
+            .collect();
+        let state = state.unwrap_or_default();
+        let chunk_total = state.chunk_bytes + bytes.len() as u64;
+        if !bytes.is_empty()
+            && chunk_total > state.snapshot_bytes.max(self.inner.opts.compact_min_bytes)
+        {
+            let mut full = if not_in_doc.is_empty() {
+                None
+            } else {
+                let mut stored = self.read_doc(id)?.unwrap_or_default();
+                stored.merge(doc)?;
+                Some(stored)
+            };
+            let full = full.as_mut().unwrap_or(doc);
+            let snapshot = full.save();
+            let heads = full.get_heads();
+            return self.compact(&mut w, id, &snapshot, &heads, &meta_json);
+        }
+
+        let mut records = Vec::new();
+        if !bytes.is_empty() {
+            journal::encode(Kind::Chunk, &bytes, &mut records);
+        }
+        journal::encode(Kind::Meta, &meta_json, &mut records);
+        let pos = self.append_doc_journal(&mut w, id, &records)?;
+
+        let mut heads = doc.get_heads();
+        heads.extend(not_in_doc);
+        let mut new_state = DocState {
+            heads: heads.iter().map(ToString::to_string).collect(),
+            journal: Some(pos),
+            ..state
+        };
+        let mut inserts = Vec::new();
+        if !bytes.is_empty() {
+            new_state.chunk_bytes = chunk_total;
+            new_state.chunks += 1;
+            inserts.push((
+                self.free_chunk_key(id, ChunkKind::Incremental, &bytes)?,
+                &bytes[..],
+            ));
+        }
+        self.commit_doc(id, &[], &inserts, &new_state, &meta_json)
+    }
+
+    /// The value of setting `key`.
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .inner
+            .settings
+            .get(key)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Every setting, ordered by key.
+    pub fn settings(&self) -> Result<Vec<(String, String)>> {
+        self.inner
+            .settings
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                ))
+            })
+            .collect()
+    }
+
+    /// Sets `key` to `value`; durable when it returns.
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.write_setting(key, Some(value))
+    }
+
+    /// Removes setting `key` (nothing when absent); durable when it returns.
+    pub fn remove_setting(&self, key: &str) -> Result<()> {
+        self.write_setting(key, None)
+    }
+
+    fn write_setting(&self, key: &str, value: Option<&str>) -> Result<()> {
+        let mut w = self.write_lock();
+        let mut record = Vec::new();
+        let json = serde_json::to_vec(&(key, value)).expect("strings serialize");
+        journal::encode(Kind::Setting, &json, &mut record);
+        let name = layout::SETTINGS_JOURNAL.to_string();
+        let pos = self.append_journal(&mut w, &name, &record, |store| store.settings_records())?;
+        self.commit_setting(key, value, pos)?;
+        if pos.len > SETTINGS_JOURNAL_MAX {
+            w.journals.remove(&name);
+            let generation = journal::new_generation();
+            let len = journal::write_atomic(
+                &self.journal_path(&name),
+                generation,
+                &self.settings_records()?,
+            )
+            .map_err(file_err("rewrite", self.journal_path(&name)))?;
+            self.set_settings_pos(JournalPos { generation, len })?;
+        }
+        Ok(())
+    }
+
+    /// Applies one setting and the settings journal position atomically, then flushes.
+    pub(crate) fn commit_setting(
+        &self,
+        key: &str,
+        value: Option<&str>,
+        pos: JournalPos,
+    ) -> Result<()> {
+        let pos_json = serde_json::to_vec(&pos).expect("JournalPos serializes");
+        let i = &self.inner;
+        (&i.settings, &i.internal)
+            .transaction(|(settings, internal)| {
+                match value {
+                    Some(v) => settings.insert(key.as_bytes(), v.as_bytes())?,
+                    None => settings.remove(key.as_bytes())?,
+                };
+                internal.insert(layout::SETTINGS_POS_KEY, pos_json.as_slice())?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_err)?;
+        self.flush()
+    }
+
+    pub(crate) fn set_settings_pos(&self, pos: JournalPos) -> Result<()> {
+        let pos_json = serde_json::to_vec(&pos).expect("JournalPos serializes");
+        self.inner
+            .internal
+            .insert(layout::SETTINGS_POS_KEY, pos_json)?;
+        self.flush()
+    }
+
+    /// All current settings as journal records.
+    fn settings_records(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for (k, v) in self.settings()? {
+            let json = serde_json::to_vec(&(k, Some(v))).expect("strings serialize");
+            journal::encode(Kind::Setting, &json, &mut out);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn write_lock(&self) -> RwLockWriteGuard<'_, Writer> {
+        self.inner.writer.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn flush(&self) -> Result<()> {
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    pub(crate) fn journal_path(&self, name: &str) -> PathBuf {
+        self.inner.dir.join(layout::JOURNAL_DIR).join(name)
+    }
+
+    pub(crate) fn doc_journal_name(id: &str) -> String {
+        format!("{id}.{}", layout::DOC_JOURNAL_EXT)
+    }
+
+    pub(crate) fn state(&self, id: &str) -> Result<Option<DocState>> {
+        match self.inner.docs.get(layout::state_key(id))? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| self.corrupt(format!("state of document {id}: {e}"))),
+        }
+    }
+
+    fn parse_meta(&self, id: &str, v: &[u8]) -> Result<DocMeta> {
+        serde_json::from_slice(v)
+            .map_err(|e| self.corrupt(format!("index entry of document {id}: {e}")))
+    }
+
+    pub(crate) fn corrupt(&self, detail: String) -> StoreError {
+        StoreError::Corrupt {
+            path: self.inner.dir.join(layout::DB_DIR),
+            detail,
+        }
+    }
+
+    /// Keys and bytes of a document's snapshot and chunks, snapshot first.
+    pub(crate) fn doc_chunks(&self, id: &str) -> Result<Vec<(IVec, ChunkKind, IVec)>> {
+        let mut out = Vec::new();
+        for kv in self.inner.docs.scan_prefix(layout::doc_prefix(id)) {
+            let (k, v) = kv?;
+            if let Some(DocKey::Chunk(kind)) = layout::parse_doc_key(id, &k) {
+                out.push((k, kind, v));
+            }
+        }
+        out.sort_by_key(|(_, kind, _)| *kind != ChunkKind::Snapshot);
+        Ok(out)
+    }
+
+    /// Loads a document without taking the writer lock.
+    pub(crate) fn read_doc(&self, id: &str) -> Result<Option<AutoCommit>> {
+        let chunks = self.doc_chunks(id)?;
+        if chunks.is_empty() {
+            return Ok(None);
+        }
+        let mut doc = AutoCommit::new();
+        for (_, kind, bytes) in &chunks {
+            let loaded = match kind {
+                ChunkKind::Snapshot => AutoCommit::load(bytes).map(|d| doc = d),
+                ChunkKind::Incremental => doc.load_incremental(bytes).map(drop),
+            };
+            loaded.map_err(|e| self.corrupt(format!("document {id} does not load: {e}")))?;
+        }
+        let missing = doc.get_missing_deps(&[]);
+        if !missing.is_empty() {
+            tracing::warn!(
+                id,
+                missing = missing.len(),
+                "document has changes whose dependencies are not stored"
+            );
+        }
+        Ok(Some(doc))
+    }
+
+    /// A key for a new chunk that does not collide with a different chunk.
+    fn free_chunk_key(&self, id: &str, kind: ChunkKind, bytes: &[u8]) -> Result<Vec<u8>> {
+        let mut attempt = 0;
+        loop {
+            let key = layout::chunk_key(id, kind, bytes, attempt);
+            match self.inner.docs.get(&key)? {
+                Some(v) if v != bytes => attempt += 1,
+                _ => return Ok(key),
+            }
+        }
+    }
+
+    /// Replaces a document's snapshot and chunks with `snapshot`: the journal
+    /// first (rewritten atomically), then sled in one transaction.
+    fn compact(
+        &self,
+        w: &mut Writer,
+        id: &str,
+        snapshot: &[u8],
+        heads: &[ChangeHash],
+        meta_json: &[u8],
+    ) -> Result<()> {
+        let name = Store::doc_journal_name(id);
+        let path = self.journal_path(&name);
+        let mut records = Vec::new();
+        journal::encode(Kind::Snapshot, snapshot, &mut records);
+        journal::encode(Kind::Meta, meta_json, &mut records);
+        // The cached appender points at the file about to be replaced.
+        w.journals.remove(&name);
+        let generation = journal::new_generation();
+        let len = journal::write_atomic(&path, generation, &records)
+            .map_err(file_err("rewrite", &path))?;
+        tracing::debug!(id, snapshot = snapshot.len(), "compacted");
+        self.replace_with_snapshot(
+            id,
+            snapshot,
+            heads,
+            meta_json,
+            JournalPos { generation, len },
+        )
+    }
+
+    /// Writes `snapshot` as the document's only stored bytes.
+    pub(crate) fn replace_with_snapshot(
+        &self,
+        id: &str,
+        snapshot: &[u8],
+        heads: &[ChangeHash],
+        meta_json: &[u8],
+        pos: JournalPos,
+    ) -> Result<()> {
+        let old: Vec<IVec> = self
+            .doc_chunks(id)?
+            .into_iter()
+            .map(|(k, _, _)| k)
+            .collect();
+        let key = layout::chunk_key(id, ChunkKind::Snapshot, snapshot, 0);
+        let state = DocState {
+            heads: heads.iter().map(ToString::to_string).collect(),
+            snapshot_bytes: snapshot.len() as u64,
+            chunk_bytes: 0,
+            chunks: 0,
+            journal: Some(pos),
+        };
+        self.commit_doc(id, &old, &[(key, snapshot)], &state, meta_json)
+    }
+
+    /// One sled transaction over `docs` and `index`, then a flush.
+    fn commit_doc(
+        &self,
+        id: &str,
+        removes: &[IVec],
+        inserts: &[(Vec<u8>, &[u8])],
+        state: &DocState,
+        meta_json: &[u8],
+    ) -> Result<()> {
+        let state_json = serde_json::to_vec(state).expect("DocState serializes");
+        let state_key = layout::state_key(id);
+        let i = &self.inner;
+        (&i.docs, &i.index)
+            .transaction(|(docs, index)| {
+                for k in removes {
+                    docs.remove(k.as_ref())?;
+                }
+                for (k, v) in inserts {
+                    docs.insert(k.as_slice(), *v)?;
+                }
+                docs.insert(state_key.as_slice(), state_json.as_slice())?;
+                index.insert(id.as_bytes(), meta_json)?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_err)?;
+        self.flush()
+    }
+
+    /// Appends to a document's journal, creating it from what sled holds when
+    /// it does not exist yet.
+    fn append_doc_journal(&self, w: &mut Writer, id: &str, records: &[u8]) -> Result<JournalPos> {
+        self.append_journal(w, &Store::doc_journal_name(id), records, |store| {
+            store.doc_records(id)
+        })
+    }
+
+    /// Everything sled holds for a document, as journal records.
+    fn doc_records(&self, id: &str) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for (_, kind, bytes) in self.doc_chunks(id)? {
+            let kind = match kind {
+                ChunkKind::Snapshot => Kind::Snapshot,
+                ChunkKind::Incremental => Kind::Chunk,
+            };
+            journal::encode(kind, &bytes, &mut out);
+        }
+        if let Some(meta) = self.inner.index.get(id)? {
+            journal::encode(Kind::Meta, &meta, &mut out);
+        }
+        Ok(out)
+    }
+
+    fn append_journal(
+        &self,
+        w: &mut Writer,
+        name: &str,
+        records: &[u8],
+        existing: impl FnOnce(&Store) -> Result<Vec<u8>>,
+    ) -> Result<JournalPos> {
+        let path = self.journal_path(name);
+        if !w.journals.contains_key(name) {
+            let appender = match Appender::open(&path) {
+                Ok(a) => a,
+                Err(e) => {
+                    if e.kind() == std::io::ErrorKind::InvalidData {
+                        let aside = path.with_extension(format!("bad-{}", unix_secs()));
+                        tracing::warn!(path = %path.display(), aside = %aside.display(),
+                            "journal has a bad header; moving it aside and starting a new one");
+                        fs::rename(&path, &aside).map_err(file_err("move aside", &path))?;
+                    } else if e.kind() != std::io::ErrorKind::NotFound {
+                        return Err(file_err("open", &path)(e));
+                    }
+                    journal::write_atomic(&path, journal::new_generation(), &existing(self)?)
+                        .map_err(file_err("create", &path))?;
+                    Appender::open(&path).map_err(file_err("open", &path))?
+                }
+            };
+            w.journals.insert(name.to_string(), appender);
+        }
+        let sync = self.inner.opts.durability == Durability::PowerLoss;
+        let appender = w.journals.get_mut(name).expect("inserted above");
+        if let Err(e) = appender.append(records, sync) {
+            w.journals.remove(name);
+            return Err(file_err("append to", path)(e));
+        }
+        Ok(JournalPos {
+            generation: appender.generation(),
+            len: appender.len(),
+        })
+    }
+}
+
+pub(crate) fn parse_heads(dir: &Path, id: &str, heads: &[String]) -> Result<Vec<ChangeHash>> {
+    heads
+        .iter()
+        .map(|h| {
+            h.parse().map_err(|e| StoreError::Corrupt {
+                path: dir.join(layout::DB_DIR),
+                detail: format!("state of document {id}: bad head {h:?}: {e}"),
+            })
+        })
+        .collect()
+}
+
+fn tx_err(e: TransactionError<()>) -> StoreError {
+    match e {
+        TransactionError::Storage(e) => StoreError::Sled(e),
+        TransactionError::Abort(()) => unreachable!("no transaction here aborts"),
+    }
+}
+
+pub(crate) fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Removes `snap.*.generating` files: a kill -9 while sled writes its
+/// snapshot at open leaves one behind, and sled 0.34.7 then refuses every
+/// later open with `Corruption { at: None }` although the data is intact
+/// (sled issues #1527, #1533). Only ever called with the store's lock held.
+fn remove_stale_snapshots(db_dir: &Path) -> Result<()> {
+    let entries = match fs::read_dir(db_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(file_err("read", db_dir)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(file_err("read", db_dir))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            tracing::warn!(file = %entry.path().display(), "removing a half-written sled snapshot");
+            fs::remove_file(entry.path()).map_err(file_err("remove", entry.path()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens sled, mapping its failures to what the user can do about them.
+fn open_sled(dir: &Path, db_dir: &Path) -> Result<sled::Db> {
+    let config = sled::Config::new()
+        .path(db_dir)
+        .cache_capacity(64 * 1024 * 1024);
+    // sled's own file lock can outlive a dropped handle for a moment (its
+    // background flusher finishes first), so a lock conflict while we hold
+    // the store's lock is retried briefly before it is reported.
+    let mut attempts = 0;
+    loop {
+        let opened = catch_unwind(AssertUnwindSafe(|| config.open()));
+        let err = match opened {
+            Ok(Ok(db)) => return Ok(db),
+            Ok(Err(e)) => e,
+            Err(panic) => {
+                let detail = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "sled panicked while opening".into());
+                return Err(StoreError::Corrupt {
+                    path: db_dir.to_path_buf(),
+                    detail,
+                });
+            }
+        };
+        match err {
+            sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => {
+                attempts += 1;
+                if attempts > 40 {
+                    return Err(StoreError::Locked {
+                        dir: dir.to_path_buf(),
+                        pid: None,
+                        command: None,
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            sled::Error::Io(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EACCES | libc::EPERM | libc::EROFS)
+                ) =>
+            {
+                return Err(StoreError::NotWritable(dir.to_path_buf()));
+            }
+            sled::Error::Io(e) => {
+                return Err(StoreError::Corrupt {
+                    path: db_dir.to_path_buf(),
+                    detail: e.to_string(),
+                })
+            }
+            sled::Error::Corruption { .. }
+            | sled::Error::ReportableBug(_)
+            | sled::Error::Unsupported(_) => {
+                return Err(StoreError::Corrupt {
+                    path: db_dir.to_path_buf(),
+                    detail: err.to_string(),
+                })
+            }
+            other => return Err(StoreError::Sled(other)),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
