@@ -1,18 +1,28 @@
-//! Renderings of a canvas: JSON, Markdown and a terminal board.
+//! Renderings of a canvas: JSON (`gapmap show --json`), Markdown, and a
+//! board for the terminal. Trashed notes are left out of all of them.
 
-use crate::{Canvas, DocId};
+mod json;
+mod markdown;
+mod styled;
+mod terminal;
+mod wrap;
 
-/// The `gapmap show --json` document (DESIGN §4).
-pub fn to_json(_canvas: &Canvas, _id: &DocId) -> serde_json::Value {
-    serde_json::Value::Null
-}
+use std::collections::BTreeMap;
 
-/// Markdown.
-pub fn to_markdown(_canvas: &Canvas, _id: &DocId) -> String {
-    String::new()
-}
+pub use json::to_json;
+pub use markdown::to_markdown;
+pub use terminal::to_terminal;
 
-/// Terminal.
-pub fn to_terminal(_canvas: &Canvas, _id: &DocId, _width: usize, _color: bool) -> String {
-    String::new()
+use crate::{Canvas, Note, Section};
+
+/// The live notes of every section (empty sections included), each in rank
+/// order, read once.
+fn live_by_section(canvas: &Canvas) -> BTreeMap<Section, Vec<Note>> {
+    let mut map: BTreeMap<Section, Vec<Note>> =
+        Section::ALL.into_iter().map(|s| (s, Vec::new())).collect();
+    // notes() is already ordered by (section, rank, id).
+    for note in canvas.notes().into_iter().filter(|n| !n.is_trashed()) {
+        map.entry(note.section).or_default().push(note);
+    }
+    map
 }
