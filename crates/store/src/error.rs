@@ -23,7 +23,7 @@ pub enum StoreError {
     #[error("the store directory {} cannot be created or written; check its permissions or choose another directory", .0.display())]
     NotWritable(PathBuf),
     /// Stored data does not read back. The journal can usually rebuild it.
-    #[error("the store {} is damaged ({detail}); run `gapmap doctor` to rebuild it from its journal", path.display())]
+    #[error("store data in {} is damaged ({detail}); run `gapmap doctor` to rebuild it from the journal", path.display())]
     Corrupt {
         /// The file or directory that is damaged.
         path: PathBuf,

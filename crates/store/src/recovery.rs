@@ -179,7 +179,16 @@ impl Store {
             }
         };
         report.torn += usize::from(contents.torn());
-        let mut doc = self.read_doc(id)?.unwrap_or_default();
+        // The journal holds everything sled does, so a document sled cannot
+        // load is rebuilt from the journal alone.
+        let mut doc = match self.read_doc(id) {
+            Ok(doc) => doc.unwrap_or_default(),
+            Err(StoreError::Corrupt { detail, .. }) => {
+                tracing::warn!(id, detail, "rebuilding a damaged document from its journal");
+                AutoCommit::new()
+            }
+            Err(e) => return Err(e),
+        };
         let mut meta: Option<DocMeta> = self.meta(id)?;
         let mut applied = 0;
         for record in &contents.records {

@@ -382,20 +382,33 @@ impl Store {
             return Ok(None);
         }
         let mut doc = AutoCommit::new();
+        // Chunks are runs of whole changes, so their concatenation is one
+        // valid incremental load: much faster than one call per chunk.
+        let mut changes = Vec::new();
         for (_, kind, bytes) in &chunks {
-            let loaded = match kind {
-                ChunkKind::Snapshot => AutoCommit::load(bytes).map(|d| doc = d),
-                ChunkKind::Incremental => doc.load_incremental(bytes).map(drop),
-            };
-            loaded.map_err(|e| self.corrupt(format!("document {id} does not load: {e}")))?;
+            match kind {
+                ChunkKind::Snapshot => {
+                    doc = AutoCommit::load(bytes)
+                        .map_err(|e| self.corrupt(format!("document {id} does not load: {e}")))?;
+                }
+                ChunkKind::Incremental => changes.extend_from_slice(bytes),
+            }
         }
-        let missing = doc.get_missing_deps(&[]);
-        if !missing.is_empty() {
-            tracing::warn!(
-                id,
-                missing = missing.len(),
-                "document has changes whose dependencies are not stored"
-            );
+        if !changes.is_empty() {
+            doc.load_incremental(&changes)
+                .map_err(|e| self.corrupt(format!("document {id} does not load: {e}")))?;
+        }
+        // Automerge loads what it can of a damaged chunk without an error;
+        // the heads recorded at save time tell whether anything is missing.
+        if let Some(state) = self.state(id)? {
+            let heads = parse_heads(&self.inner.dir, id, &state.heads)?;
+            let lost = heads
+                .iter()
+                .filter(|h| doc.document().get_change_meta_by_hash(h).is_none())
+                .count();
+            if lost > 0 {
+                return Err(self.corrupt(format!("document {id} lacks {lost} of its stored heads")));
+            }
         }
         Ok(Some(doc))
     }

@@ -193,20 +193,41 @@ fn load_with_only_incremental_chunks() {
 
 #[test]
 fn chunks_load_in_any_order() {
-    // Chunks are keyed by hash, so they come back in no particular order.
+    // Chunks are keyed by hash, so they come back in no particular order,
+    // and `read_doc` loads them concatenated in one call.
     let mut doc = AutoCommit::new();
+    put(&mut doc, "x", -1);
+    let snapshot = doc.save();
     let mut chunks = Vec::new();
     for i in 0..5 {
         put(&mut doc, "x", i);
         chunks.push(doc.save_incremental());
     }
     chunks.reverse();
-    let mut loaded = AutoCommit::new();
-    for c in &chunks {
-        loaded.load_incremental(c).unwrap();
+    let all: Vec<u8> = chunks.concat();
+    let mut from_snapshot = AutoCommit::load(&snapshot).unwrap();
+    from_snapshot.load_incremental(&all).unwrap();
+    assert_eq!(from_snapshot.get_heads(), doc.get_heads());
+    let mut alone = AutoCommit::new();
+    alone.load_incremental(&[snapshot, all].concat()).unwrap();
+    assert_eq!(alone.get_heads(), doc.get_heads());
+}
+
+#[test]
+fn a_damaged_chunk_is_an_error_not_a_partial_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_small(dir.path(), u64::MAX);
+    let mut doc = AutoCommit::new();
+    for i in 0..5 {
+        put(&mut doc, "x", i);
+        store.save("a", &mut doc, &meta("a", "A")).unwrap();
     }
-    assert_eq!(loaded.get_heads(), doc.get_heads());
-    assert!(loaded.get_missing_deps(&[]).is_empty());
+    let (key, _, bytes) = store.doc_chunks("a").unwrap().pop().unwrap();
+    let mut bad = bytes.to_vec();
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    store.inner.docs.insert(key, bad).unwrap();
+    assert!(matches!(store.load("a"), Err(StoreError::Corrupt { .. })));
 }
 
 #[test]
@@ -405,4 +426,10 @@ fn state_key_is_the_only_non_chunk_key() {
             Some(DocKey::State)
         ]
     );
+}
+
+#[test]
+fn store_is_send_and_sync() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<Store>();
 }
