@@ -19,8 +19,8 @@ impl Job {
             .all(|s| s.trim().is_empty())
     }
 
-    /// The statement as one sentence: "When <situation>, I want to
-    /// <motivation>, so I can <outcome>." Parts that are not written are
+    /// The statement as one sentence: `When <situation>, I want to
+    /// <motivation>, so I can <outcome>.` Parts that are not written are
     /// left out; parts that already start with their lead words ("when",
     /// "I want to", "so I can") do not repeat them. `None` when empty.
     pub fn statement(&self) -> Option<String> {

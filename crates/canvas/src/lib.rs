@@ -49,7 +49,7 @@
 //! let id = DocId::random();
 //! let json = render::to_json(&canvas, &id);
 //! assert_eq!(json["sections"]["now"][0]["text"], "Carries a laptop");
-//! let board = render::to_terminal(&canvas, &id, 80, false);
+//! let board = render::to_terminal(&canvas, &id, 120, false);
 //! assert!(board.contains("Carries a laptop"));
 //! # Ok::<(), gapmap_canvas::CanvasError>(())
 //! ```
@@ -75,6 +75,7 @@ pub use history::HistoryEntry;
 pub use job::{Customer, Job};
 pub use member::Member;
 pub use note::{Comment, Note, NoteId, Position, Rating};
+pub use render::{to_json, to_markdown, to_terminal};
 pub use section::{Group, Section};
 pub use status::Status;
 

@@ -1,16 +1,20 @@
-//! Renderings of a canvas: JSON (`gapmap show --json`), Markdown, and a
-//! board for the terminal. Trashed notes are left out of all of them.
+//! Renderings of a canvas: JSON (`gapmap show --json`), Markdown, HTML,
+//! SVG, and a board for the terminal. Trashed notes are left out of all of them.
 
+mod html;
 mod json;
 mod markdown;
 mod styled;
+mod svg;
 mod terminal;
 mod wrap;
 
 use std::collections::BTreeMap;
 
+pub use html::to_html;
 pub use json::to_json;
 pub use markdown::to_markdown;
+pub use svg::to_svg;
 pub use terminal::to_terminal;
 
 use crate::{Canvas, Note, Section};

@@ -249,13 +249,18 @@ impl Canvas {
     /// four characters, any case). Trashed notes count, so they can be
     /// restored by prefix.
     pub fn resolve_note(&self, prefix: &str) -> Result<NoteId> {
-        let prefix = prefix.trim().to_lowercase();
-        if prefix.chars().count() < MIN_PREFIX {
+        let given = prefix.trim();
+        if given.chars().count() < MIN_PREFIX {
             return Err(CanvasError::PrefixTooShort);
         }
         let Some(notes) = get_map(&self.doc, &ROOT, "notes") else {
-            return Err(CanvasError::UnknownNote(prefix));
+            return Err(CanvasError::UnknownNote(given.to_string()));
         };
+        // An id written by another client may not be lowercase.
+        if get_map(&self.doc, &notes, given).is_some() {
+            return Ok(NoteId::from(given));
+        }
+        let prefix = given.to_lowercase();
         let mut matches: Vec<String> = Vec::new();
         for id in self.doc.keys(&notes) {
             if id == prefix {
