@@ -375,8 +375,8 @@ fn export(ctx: &Context, format: ExportFormat, output: Option<&Path>, out: &mut 
 
 fn import(ctx: &Context, file: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let incoming = Canvas::load(&bytes).with_context(|| format!("{} is not a gapmap canvas", file.display()))?;
-    let target = import_target(ctx, file, &incoming)?;
+    let mut incoming = Canvas::load(&bytes).with_context(|| format!("{} is not a gapmap canvas", file.display()))?;
+    let target = import_target(ctx, file, &mut incoming)?;
     let (id, merged) = match target {
         Some(id) => {
             let mut loaded = ctx.load_id(id)?;
@@ -417,7 +417,7 @@ fn import(ctx: &Context, file: &Path, json: bool, out: &mut dyn Write) -> Result
 /// Which canvas an imported document belongs to: `-c` if given, a canvas
 /// whose id is the file's name, or one that shares the document's first
 /// change (same origin); `None` makes it a new canvas.
-fn import_target(ctx: &Context, file: &Path, incoming: &Canvas) -> Result<Option<DocId>> {
+fn import_target(ctx: &Context, file: &Path, incoming: &mut Canvas) -> Result<Option<DocId>> {
     if ctx.has_canvas_arg() {
         return ctx.canvas_id().map(Some);
     }
@@ -430,11 +430,11 @@ fn import_target(ctx: &Context, file: &Path, incoming: &Canvas) -> Result<Option
             return Ok(Some(id));
         }
     }
-    let Some(origin) = incoming.doc().get_changes(&[]).first().map(|c| c.hash()) else {
+    let Some(origin) = incoming.doc_mut().get_changes(&[]).first().map(|c| c.hash()) else {
         return Ok(None);
     };
     for meta in ctx.store.list()? {
-        if let Some(doc) = ctx.store.load(&meta.id)? {
+        if let Some(mut doc) = ctx.store.load(&meta.id)? {
             if doc.get_change_by_hash(&origin).is_some() {
                 return Ok(Some(DocId::parse(&meta.id)?));
             }
@@ -468,7 +468,11 @@ fn doctor_check(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
     let mut bad = Vec::new();
     for meta in &docs {
         match ctx.store.load(&meta.id) {
-            Ok(Some(doc)) if Canvas::from_doc(doc).is_ok() => {}
+            Ok(Some(doc)) => {
+                if Canvas::from_doc(doc).is_err() {
+                    bad.push(meta.id.clone());
+                }
+            }
             _ => bad.push(meta.id.clone()),
         }
     }

@@ -86,12 +86,17 @@ fn dispatch(mut cli: Cli, out: &mut dyn Write) -> Result<u8> {
 
 /// Logs go to stderr; `RUST_LOG` overrides `-v`.
 fn init_tracing(verbose: u8) {
+    // Automerge logs load failures as errors of its own; gapmap reports them.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,automerge=off",
+        1 => "info,automerge=warn",
         _ => "debug",
     };
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

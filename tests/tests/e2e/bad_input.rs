@@ -65,7 +65,7 @@ fn unknown_short_and_ambiguous_note_prefixes() {
     let before = snapshot(&s);
     // Plain string fields (not Text) are read like Text ones.
     assert_eq!(crate::util::texts(&before.0, "now"), ["note abcd1111aaaa", "note abcd2222bbbb"]);
-    assert!(s.fails(&["edit", "zzzzzzzz", "x"]).contains("unknown note"));
+    assert!(s.fails(&["edit", "zzzzzzzz", "x"]).contains("no note id starts with"));
     assert!(s.fails(&["mark", "abc", "validated"]).contains("at least 4"));
     let line = s.fails(&["edit", "abcd", "x"]);
     assert!(line.contains("abcd1111aaaa") && line.contains("abcd2222bbbb"), "{line}");
