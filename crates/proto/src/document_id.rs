@@ -128,7 +128,9 @@ mod tests {
             "1Bhh3pU9gLXZiNDL6PEa1Gs9fh"
         );
         assert_eq!(
-            DocumentId::parse("1Bhh3pU9gLXZiNDL6PEa1Gs9fh").unwrap().as_bytes(),
+            DocumentId::parse("1Bhh3pU9gLXZiNDL6PEa1Gs9fh")
+                .unwrap()
+                .as_bytes(),
             &counting
         );
     }

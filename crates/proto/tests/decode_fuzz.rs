@@ -65,19 +65,28 @@ fn message() -> impl Strategy<Value = Message> {
             target_id: t,
             document_id: d,
         }),
-        (peer_id(), peer_id(), document_id(), data(), any::<u64>(), "[a-z0-9]{0,12}").prop_map(
-            |(s, t, d, data, count, session_id)| Message::Ephemeral {
+        (
+            peer_id(),
+            peer_id(),
+            document_id(),
+            data(),
+            any::<u64>(),
+            "[a-z0-9]{0,12}"
+        )
+            .prop_map(|(s, t, d, data, count, session_id)| Message::Ephemeral {
                 sender_id: s,
                 target_id: t,
                 document_id: d,
                 data,
                 count,
                 session_id,
-            }
-        ),
+            }),
         "[a-z-]{1,30}"
             .prop_filter("not a known type", |t| Message::decode(
-                &Message::Unknown { type_name: t.clone() }.encode()
+                &Message::Unknown {
+                    type_name: t.clone()
+                }
+                .encode()
             )
             .is_ok_and(|m| matches!(m, Message::Unknown { .. })))
             .prop_map(|type_name| Message::Unknown { type_name }),

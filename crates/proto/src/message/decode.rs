@@ -486,7 +486,10 @@ fn read_uint(d: &mut Decoder<'_>, field: &'static str) -> Result<u64, DecodeErro
         _ => return Err(wrong()),
     };
     // 2^64 is exactly representable; everything below it that is integral fits.
-    if float.is_finite() && float >= 0.0 && float.fract() == 0.0 && float < 18_446_744_073_709_551_616.0
+    if float.is_finite()
+        && float >= 0.0
+        && float.fract() == 0.0
+        && float < 18_446_744_073_709_551_616.0
     {
         Ok(float as u64)
     } else {
@@ -823,7 +826,12 @@ mod tests {
         let mut ok = B::default().raw(&[0xa2]).text("type").text("x").text("k").0;
         ok.extend(std::iter::repeat_n(0x81, 15));
         ok.push(0x00);
-        assert_eq!(decode(&ok), Ok(Message::Unknown { type_name: "x".into() }));
+        assert_eq!(
+            decode(&ok),
+            Ok(Message::Unknown {
+                type_name: "x".into()
+            })
+        );
         // A huge declared length with nothing behind it fails fast.
         let huge = [0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
         assert!(matches!(decode(&huge), Err(DecodeError::Malformed(_))));

@@ -189,7 +189,8 @@ impl Writer {
             None => self.0.push(UNDEFINED),
         }
         self.text("isEphemeral");
-        self.0.push(if metadata.is_ephemeral { TRUE } else { FALSE });
+        self.0
+            .push(if metadata.is_ephemeral { TRUE } else { FALSE });
     }
 }
 
@@ -209,7 +210,10 @@ mod tests {
             (65535, &[0x19, 0xff, 0xff]),
             (65536, &[0x1a, 0, 1, 0, 0]),
             (u32::MAX as u64 + 1, &[0x1b, 0, 0, 0, 1, 0, 0, 0, 0]),
-            (u64::MAX, &[0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+            (
+                u64::MAX,
+                &[0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            ),
         ];
         for (n, expected) in cases {
             let mut w = Writer(Vec::new());

@@ -1,0 +1,748 @@
+//! The sync engine: one pure state machine per local repo (a relay, a peer,
+//! or a client), speaking automerge-repo's protocol with every connection.
+//!
+//! # Driving it
+//!
+//! The engine does no IO, reads no clock and draws no random numbers. The
+//! caller (gapmap-repo's tokio loop, or the `harness` module in tests)
+//! owns the sockets and the store, and turns everything that happens into an
+//! [`Event`] passed to [`Engine::handle`] with the current time. Each call
+//! returns an [`Output`] listing what to do, which the caller carries out:
+//!
+//! | the caller sees | it calls `handle` with |
+//! |---|---|
+//! | a websocket accepted (we are the server) or dialed (we are the client) | [`Event::ConnectionOpened`] with a fresh [`ConnId`], the [`Role`] and the peer's [`Access`] |
+//! | a binary frame | [`Event::Frame`] (the engine decodes it within [`Limits::decode`]) |
+//! | the socket closed or failed | [`Event::ConnectionClosed`] |
+//! | the application wants a document synced with a connection (`gapmap sync`, `clone`) | [`Event::Open`]; may be sent right after `ConnectionOpened` |
+//! | the application changed a document **and made it durable** | [`Event::LocalChange`] with the new changes |
+//! | the application sends presence | [`Event::Broadcast`] |
+//! | an [`Output::load`] was read from storage | [`Event::Loaded`] |
+//! | an [`Output::store`] is durable (group commits welcome) | [`Event::Persisted`] |
+//! | a timer (every second or at [`Engine::next_deadline`]) | [`Event::Tick`] |
+//! | a token file was re-read | [`Event::AccessChanged`] |
+//!
+//! and with each [`Output`]: write `store` and read `load` (answering later
+//! with events), then write each `send` message to its connection
+//! ([`Message::encode`], one binary frame), then close each `close`
+//! connection. `changed` and `notices` are for the application and metrics:
+//! [`Notice::InSync`] says a connection now holds the same durable heads of a
+//! document as we do (what `gapmap sync` waits for), [`Notice::Unavailable`]
+//! that a peer lacks a document we asked for (what `gapmap clone` reports).
+//!
+//! # Rules it keeps
+//!
+//! - **Durability first.** Changes from peers are applied in memory and
+//!   handed out in [`Output::store`]; no sync message for that document goes
+//!   to anyone until [`Event::Persisted`] confirms them, so no peer is ever
+//!   told of heads that a crash could lose. While one store is in flight,
+//!   further changes accumulate into the next one (group commit). Local
+//!   changes arrive durable already.
+//! - **A full peer, not a forwarder.** One `automerge::sync::State` per
+//!   (connection, document); changes from one peer reach every other peer
+//!   syncing that document. A `sync` for a document we do not have, from a
+//!   peer that may write it, creates it.
+//! - **Missing documents.** A `request` (or a `sync` without heads) for a
+//!   document we do not have is passed on, as a `request`, to the peers we
+//!   dialed ([`Role::Client`]) that may write it; when none is left to ask,
+//!   or all said `doc-unavailable` or stayed silent until
+//!   [`Limits::request_timeout_ms`], the askers get `doc-unavailable`. A
+//!   relay has no one to ask and answers at once, as automerge-repo's does.
+//! - **Access.** A document outside a connection's [`Access`] is answered
+//!   with `doc-unavailable`; a peer without write access gets a read-only
+//!   sync state, so its changes are never applied, stored or passed on, while
+//!   it still receives ours.
+//! - **Ephemeral messages** go, unchanged but for `targetId`, to the other
+//!   connections syncing that document; repeats of `(senderId, sessionId,
+//!   count)` are dropped, which breaks forwarding loops.
+//! - **Connections.** A second handshake of the same peer id closes the
+//!   older connection ([`CloseReason::Replaced`]). Invalid frames, invalid
+//!   document ids and sync data that is not an Automerge sync message are
+//!   answered with `error` and a close ([`ProtocolError`]). Unknown message
+//!   types are ignored; `leave` closes. Messages whose `senderId` is not the
+//!   connection's peer are ignored (except forwarded ephemeral messages
+//!   arriving from a server we dialed), as automerge-repo's server does.
+//!
+//! # Example: a client and a relay
+//!
+//! ```
+//! use automerge::{transaction::Transactable, AutoCommit, ReadDoc};
+//! use gapmap_proto::{Access, Config, ConnId, DocumentId, Engine, Event, Role, Timestamp};
+//!
+//! let mut client = Engine::new(Config::new("client".into(), "session-1"));
+//! let mut relay = Engine::new(Config::new("relay".into(), "session-2"));
+//! let now = Timestamp::from_millis(0);
+//!
+//! // The client's store has a document; it opens a connection to the relay.
+//! let id = DocumentId::from_bytes([42; 16]);
+//! let mut doc = AutoCommit::new();
+//! doc.put(automerge::ROOT, "title", "Onboarding")?;
+//! let saved = doc.save();
+//!
+//! let conn = ConnId(1); // each side numbers its own connections
+//! let mut to_relay = client
+//!     .handle(now, Event::ConnectionOpened { conn, role: Role::Client, access: Access::full() })
+//!     .send;
+//! to_relay.extend(client.handle(now, Event::Open { conn, document_id: id }).send);
+//! let _ = relay.handle(now, Event::ConnectionOpened { conn, role: Role::Server, access: Access::full() });
+//!
+//! // Shuttle frames both ways, answering loads and stores, until quiet.
+//! let mut to_client = Vec::new();
+//! while !to_relay.is_empty() || !to_client.is_empty() {
+//!     for out in std::mem::take(&mut to_relay) {
+//!         let frame = out.message.encode();
+//!         let mut output = relay.handle(now, Event::Frame { conn, data: frame });
+//!         while !output.load.is_empty() || !output.store.is_empty() {
+//!             for id in std::mem::take(&mut output.load) {
+//!                 // The relay's storage is empty.
+//!                 let more = relay.handle(now, Event::Loaded { document_id: id, document: None });
+//!                 output.send.extend(more.send);
+//!                 output.store.extend(more.store);
+//!             }
+//!             for p in std::mem::take(&mut output.store) {
+//!                 // (write p.changes durably here)
+//!                 let more = relay.handle(now, Event::Persisted { document_id: p.document_id, heads: p.heads });
+//!                 output.send.extend(more.send);
+//!             }
+//!         }
+//!         to_client.extend(output.send);
+//!     }
+//!     for out in std::mem::take(&mut to_client) {
+//!         let mut output = client.handle(now, Event::Frame { conn, data: out.message.encode() });
+//!         for id in std::mem::take(&mut output.load) {
+//!             let loaded = automerge::Automerge::load(&saved)?;
+//!             output.send.extend(client.handle(now, Event::Loaded { document_id: id, document: Some(Box::new(loaded)) }).send);
+//!         }
+//!         to_relay.extend(output.send);
+//!     }
+//! }
+//! let copy = relay.document(&id).expect("the relay has the document now");
+//! assert_eq!(copy.get(automerge::ROOT, "title")?.unwrap().0.as_str(), Some("Onboarding"));
+//! assert!(client.sync_status(conn, &id).unwrap().in_sync);
+//! # Ok::<(), automerge::AutomergeError>(())
+//! ```
+
+mod access;
+mod documents;
+mod output;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+use automerge::{Automerge, ChangeHash};
+
+pub use access::Access;
+pub use output::{CloseReason, Notice, Outgoing, Output, Persist, ProtocolError};
+
+use crate::handshake::{self, Accepted, HandshakeError, ServerOutcome};
+use crate::{DecodeLimits, DocumentId, Message, PeerId, PeerMetadata};
+use state::{Connection, Document, PeerStatus};
+
+/// The caller's name for one connection. Unique among the connections an
+/// engine has seen; never reused while the engine may still know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub u64);
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "conn#{}", self.0)
+    }
+}
+
+/// Which side of the websocket this repo is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// We accepted the connection: we wait for `join` and answer `peer`.
+    Server,
+    /// We dialed: we send `join` and wait for `peer`. Peers we dialed are the
+    /// ones asked for documents we lack.
+    Client,
+}
+
+/// A point in time, in milliseconds since any fixed origin the caller likes
+/// (the Unix epoch, process start). Only differences matter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(u64);
+
+impl Timestamp {
+    /// The time `ms` milliseconds after the origin.
+    pub const fn from_millis(ms: u64) -> Timestamp {
+        Timestamp(ms)
+    }
+
+    /// Milliseconds since the origin.
+    pub const fn as_millis(self) -> u64 {
+        self.0
+    }
+
+    /// `ms` milliseconds later.
+    pub const fn plus_millis(self, ms: u64) -> Timestamp {
+        Timestamp(self.0.saturating_add(ms))
+    }
+}
+
+/// Bounds on what one peer can cost. A violation closes that connection only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Frame size and nesting bounds for decoding.
+    pub decode: DecodeLimits,
+    /// How many documents one connection may sync at once.
+    pub max_documents_per_connection: usize,
+    /// How many messages about one document may wait for it to load.
+    pub max_pending_per_document: usize,
+    /// How long a connection may take to complete the handshake.
+    pub handshake_timeout_ms: u64,
+    /// How long to wait for a peer we asked for a missing document.
+    pub request_timeout_ms: u64,
+    /// Close connections silent for this long (`None`: never). Websocket
+    /// pings are the caller's business and do not reach the engine.
+    pub idle_timeout_ms: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            decode: DecodeLimits::default(),
+            max_documents_per_connection: 10_000,
+            max_pending_per_document: 1_000,
+            handshake_timeout_ms: 30_000,
+            request_timeout_ms: 30_000,
+            idle_timeout_ms: None,
+        }
+    }
+}
+
+/// Who this repo is and how it behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Our peer id on the wire.
+    pub peer_id: PeerId,
+    /// Our storage id and ephemerality, sent in `join` / `peer`.
+    pub peer_metadata: PeerMetadata,
+    /// The session id of our ephemeral messages: random, new each start
+    /// (randomness is the caller's).
+    pub session_id: String,
+    /// Bounds per connection.
+    pub limits: Limits,
+}
+
+impl Config {
+    /// A non-ephemeral repo without a storage id, with default limits.
+    pub fn new(peer_id: PeerId, session_id: impl Into<String>) -> Config {
+        Config {
+            peer_id,
+            peer_metadata: PeerMetadata::default(),
+            session_id: session_id.into(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Everything that can happen to an engine.
+#[derive(Debug)]
+pub enum Event {
+    /// A websocket connection opened. As [`Role::Client`] the engine sends
+    /// `join` at once.
+    ConnectionOpened {
+        /// A new id for it.
+        conn: ConnId,
+        /// Which side we are.
+        role: Role,
+        /// What the peer may do.
+        access: Access,
+    },
+    /// A binary frame arrived on a connection.
+    Frame {
+        /// The connection.
+        conn: ConnId,
+        /// The frame's bytes.
+        data: Vec<u8>,
+    },
+    /// An already decoded message arrived on a connection (for callers that
+    /// decode themselves; [`Event::Frame`] is the usual way).
+    Message {
+        /// The connection.
+        conn: ConnId,
+        /// The message.
+        message: Message,
+    },
+    /// A connection closed (either side, or it failed).
+    ConnectionClosed {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// The peer's access changed (a token file was re-read).
+    AccessChanged {
+        /// The connection.
+        conn: ConnId,
+        /// The new access.
+        access: Access,
+    },
+    /// Sync this document with the peer on this connection: we send `sync`
+    /// if we have the document, `request` if we do not.
+    Open {
+        /// The connection.
+        conn: ConnId,
+        /// The document.
+        document_id: DocumentId,
+    },
+    /// The answer to an [`Output::load`].
+    Loaded {
+        /// The document.
+        document_id: DocumentId,
+        /// Its stored state, or `None` if storage does not have it. (Boxed:
+        /// an `Automerge` is a few kilobytes; events are moved around.)
+        document: Option<Box<Automerge>>,
+    },
+    /// The answer to an [`Output::store`]: those changes are durable.
+    Persisted {
+        /// The document.
+        document_id: DocumentId,
+        /// The [`Persist::heads`] that were stored.
+        heads: Vec<ChangeHash>,
+    },
+    /// The application changed a document and has already made the change
+    /// durable. `changes` is anything `Automerge::load_incremental` accepts
+    /// (`save_after` of the old heads, `save_incremental`, or a whole save).
+    /// Works for a new document too.
+    LocalChange {
+        /// The document.
+        document_id: DocumentId,
+        /// The changes.
+        changes: Vec<u8>,
+    },
+    /// Send an ephemeral message about a document to every peer syncing it.
+    Broadcast {
+        /// The document.
+        document_id: DocumentId,
+        /// The content (automerge-repo clients expect CBOR).
+        data: Vec<u8>,
+    },
+    /// Time passed: timeouts are checked.
+    Tick,
+}
+
+/// The state of syncing one document with one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// Our heads of the document.
+    pub ours: Vec<ChangeHash>,
+    /// The heads the peer last told us, if it did.
+    pub theirs: Option<Vec<ChangeHash>>,
+    /// Both sides hold the same heads, and ours are durable.
+    pub in_sync: bool,
+    /// The peer does not have the document and neither do we.
+    pub unavailable: bool,
+}
+
+/// How many `(sender, session)` pairs of ephemeral messages to remember;
+/// past that the memory is cleared (a repeat may then slip through once).
+const EPHEMERAL_SESSIONS: usize = 10_000;
+
+/// The sync engine. See the [module documentation](self).
+pub struct Engine {
+    config: Config,
+    /// The latest time the caller gave us.
+    now: Timestamp,
+    connections: BTreeMap<ConnId, Connection>,
+    documents: BTreeMap<DocumentId, Document>,
+    /// The highest ephemeral `count` seen per `(senderId, sessionId)`.
+    ephemeral_seen: HashMap<(PeerId, String), u64>,
+    /// The `count` of our last ephemeral message.
+    ephemeral_count: u64,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("peer_id", &self.config.peer_id)
+            .field("connections", &self.connections.len())
+            .field("documents", &self.documents.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine with no connections and no documents in memory.
+    pub fn new(config: Config) -> Engine {
+        Engine {
+            config,
+            now: Timestamp::default(),
+            connections: BTreeMap::new(),
+            documents: BTreeMap::new(),
+            ephemeral_seen: HashMap::new(),
+            ephemeral_count: 0,
+        }
+    }
+
+    /// Our peer id.
+    pub fn peer_id(&self) -> &PeerId {
+        &self.config.peer_id
+    }
+
+    /// Handles one event at time `now`, returning what to do about it.
+    pub fn handle(&mut self, now: Timestamp, event: Event) -> Output {
+        self.now = self.now.max(now);
+        let mut out = Output::default();
+        match event {
+            Event::ConnectionOpened { conn, role, access } => {
+                self.connection_opened(conn, role, access, &mut out)
+            }
+            Event::Frame { conn, data } => {
+                if self.touch(conn) {
+                    match Message::decode_with(&data, &self.config.limits.decode) {
+                        Ok(message) => self.receive(conn, message, &mut out),
+                        Err(e) => self.fail(conn, ProtocolError::Decode(e), &mut out),
+                    }
+                }
+            }
+            Event::Message { conn, message } => {
+                if self.touch(conn) {
+                    self.receive(conn, message, &mut out)
+                }
+            }
+            Event::ConnectionClosed { conn } => self.forget_connection(conn, &mut out),
+            Event::AccessChanged { conn, access } => self.access_changed(conn, access, &mut out),
+            Event::Open { conn, document_id } => self.open(conn, document_id, &mut out),
+            Event::Loaded {
+                document_id,
+                document,
+            } => self.loaded(document_id, document, &mut out),
+            Event::Persisted { document_id, heads } => self.persisted(document_id, heads, &mut out),
+            Event::LocalChange {
+                document_id,
+                changes,
+            } => self.local_change(document_id, changes, &mut out),
+            Event::Broadcast { document_id, data } => self.broadcast(document_id, data, &mut out),
+            Event::Tick => self.check_deadlines(&mut out),
+        }
+        out
+    }
+
+    /// The document as this engine holds it, if it exists here (storage or a
+    /// peer gave us at least one change). It may hold changes not yet durable.
+    pub fn document(&self, id: &DocumentId) -> Option<&Automerge> {
+        self.documents
+            .get(id)
+            .filter(|d| d.is_ready() && d.exists())
+            .map(|d| &d.doc)
+    }
+
+    /// The heads of the document known to be durable, if it is in memory.
+    pub fn durable_heads(&self, id: &DocumentId) -> Option<&[ChangeHash]> {
+        self.documents
+            .get(id)
+            .filter(|d| d.is_ready())
+            .map(|d| d.durable.as_slice())
+    }
+
+    /// How syncing `id` with the peer on `conn` stands, if they sync it.
+    pub fn sync_status(&self, conn: ConnId, id: &DocumentId) -> Option<SyncStatus> {
+        let doc = self.documents.get(id)?;
+        let peer = doc.peers.get(&conn)?;
+        let ours = doc.doc.get_heads();
+        let theirs = peer.sync.their_heads.clone();
+        Some(SyncStatus {
+            in_sync: doc.exists() && !doc.is_dirty() && same_heads(theirs.as_deref(), &ours),
+            unavailable: !doc.exists() && peer.status == PeerStatus::Unavailable,
+            ours,
+            theirs,
+        })
+    }
+
+    /// The peer at the other end of `conn`, once its handshake completed.
+    pub fn peer(&self, conn: ConnId) -> Option<&Accepted> {
+        self.connections.get(&conn)?.peer.as_ref()
+    }
+
+    /// The connections the engine knows, in id order.
+    pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.connections.keys().copied()
+    }
+
+    /// The earliest time a [`Event::Tick`] would change something, if any.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let limits = &self.config.limits;
+        let connections = self.connections.values().filter_map(|c| match c.peer {
+            None => Some(c.opened_at.plus_millis(limits.handshake_timeout_ms)),
+            Some(_) => limits
+                .idle_timeout_ms
+                .map(|ms| c.last_heard.plus_millis(ms)),
+        });
+        let requests = self.documents.values().flat_map(|d| {
+            d.peers.values().filter_map(|p| match p.status {
+                PeerStatus::Asked { deadline } => Some(deadline),
+                _ => None,
+            })
+        });
+        connections.chain(requests).min()
+    }
+
+    // ---- connections -----------------------------------------------------
+
+    fn connection_opened(&mut self, conn: ConnId, role: Role, access: Access, out: &mut Output) {
+        if self.connections.contains_key(&conn) {
+            return;
+        }
+        self.connections.insert(
+            conn,
+            Connection {
+                role,
+                access,
+                peer: None,
+                opened_at: self.now,
+                last_heard: self.now,
+                docs: BTreeSet::new(),
+                queued_opens: Vec::new(),
+            },
+        );
+        if role == Role::Client {
+            out.send(
+                conn,
+                handshake::join(
+                    self.config.peer_id.clone(),
+                    self.config.peer_metadata.clone(),
+                ),
+            );
+        }
+    }
+
+    /// Notes that `conn` was heard from; false if the engine does not know it.
+    fn touch(&mut self, conn: ConnId) -> bool {
+        match self.connections.get_mut(&conn) {
+            Some(c) => {
+                c.last_heard = self.now;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn receive(&mut self, conn: ConnId, message: Message, out: &mut Output) {
+        let Some(c) = self.connections.get(&conn) else {
+            return;
+        };
+        let role = c.role;
+        let Some(peer_id) = c.peer.as_ref().map(|p| p.peer_id.clone()) else {
+            return self.handshake(conn, role, message, out);
+        };
+        let from_peer = |sender: &PeerId| *sender == peer_id;
+        match message {
+            Message::Join { ref sender_id, .. } if role == Role::Server && from_peer(sender_id) => {
+                // A repeated join from the same peer: answer it again.
+                self.handshake(conn, role, message, out)
+            }
+            Message::Join { .. } | Message::Peer { .. } => self.fail(
+                conn,
+                ProtocolError::Unexpected {
+                    got: message.type_name().to_owned(),
+                },
+                out,
+            ),
+            Message::Error { message } => self.close(conn, CloseReason::PeerError(message), out),
+            Message::Leave { sender_id } => {
+                if from_peer(&sender_id) {
+                    self.close(conn, CloseReason::PeerLeft, out)
+                }
+            }
+            Message::Sync {
+                sender_id,
+                document_id,
+                data,
+                ..
+            } if from_peer(&sender_id) => self.receive_sync(conn, document_id, data, out),
+            Message::Request {
+                sender_id,
+                document_id,
+                data,
+                ..
+            } if from_peer(&sender_id) => self.receive_sync(conn, document_id, data, out),
+            Message::DocUnavailable {
+                sender_id,
+                document_id,
+                ..
+            } if from_peer(&sender_id) => self.receive_unavailable(conn, document_id, out),
+            Message::Ephemeral {
+                ref sender_id,
+                document_id,
+                ..
+            } if role == Role::Client || from_peer(sender_id) => {
+                self.receive_ephemeral(conn, document_id, message, out)
+            }
+            // Wrong sender (as automerge-repo's server, ignore), or a type
+            // this protocol version does not act on.
+            Message::Sync { .. }
+            | Message::Request { .. }
+            | Message::DocUnavailable { .. }
+            | Message::Ephemeral { .. }
+            | Message::Unknown { .. } => {}
+        }
+    }
+
+    fn handshake(&mut self, conn: ConnId, role: Role, message: Message, out: &mut Output) {
+        let accepted = match role {
+            Role::Server => {
+                match handshake::answer_join(
+                    &self.config.peer_id,
+                    &self.config.peer_metadata,
+                    &message,
+                ) {
+                    ServerOutcome::Accept { peer, reply } => {
+                        out.send(conn, reply);
+                        peer
+                    }
+                    ServerOutcome::Reject { error, reply } => {
+                        out.send(conn, reply);
+                        return self.close(conn, CloseReason::Handshake(error), out);
+                    }
+                }
+            }
+            Role::Client => match handshake::check_peer(&message) {
+                Ok(peer) => peer,
+                Err(error) => {
+                    if !matches!(error, HandshakeError::Refused(_)) {
+                        out.send(
+                            conn,
+                            Message::Error {
+                                message: error.to_string(),
+                            },
+                        );
+                    }
+                    return self.close(conn, CloseReason::Handshake(error), out);
+                }
+            },
+        };
+        let already = self
+            .connections
+            .get(&conn)
+            .and_then(|c| c.peer.as_ref())
+            .is_some();
+        if already {
+            return; // a repeated join: answered above, nothing else changes
+        }
+        let older: Vec<ConnId> = self
+            .connections
+            .iter()
+            .filter(|(&id, c)| {
+                id != conn
+                    && c.peer
+                        .as_ref()
+                        .is_some_and(|p| p.peer_id == accepted.peer_id)
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in older {
+            self.close(id, CloseReason::Replaced, out);
+        }
+        let Some(c) = self.connections.get_mut(&conn) else {
+            return;
+        };
+        c.peer = Some(accepted.clone());
+        let queued = std::mem::take(&mut c.queued_opens);
+        out.notices.push(Notice::PeerConnected {
+            conn,
+            peer: accepted,
+        });
+        for id in queued {
+            self.open(conn, id, out);
+        }
+    }
+
+    /// Sends `error` for a protocol violation, then closes.
+    fn fail(&mut self, conn: ConnId, error: ProtocolError, out: &mut Output) {
+        if !self.connections.contains_key(&conn) {
+            return;
+        }
+        out.send(
+            conn,
+            Message::Error {
+                message: error.to_string(),
+            },
+        );
+        self.close(conn, CloseReason::Protocol(error), out);
+    }
+
+    fn close(&mut self, conn: ConnId, reason: CloseReason, out: &mut Output) {
+        if self.connections.contains_key(&conn) {
+            out.close.push((conn, reason));
+            self.forget_connection(conn, out);
+        }
+    }
+
+    fn forget_connection(&mut self, conn: ConnId, out: &mut Output) {
+        let Some(c) = self.connections.remove(&conn) else {
+            return;
+        };
+        for id in c.docs {
+            if let Some(doc) = self.documents.get_mut(&id) {
+                doc.peers.remove(&conn);
+            }
+            self.resolve_missing(id, out);
+            self.forget_if_unused(id);
+        }
+    }
+
+    fn access_changed(&mut self, conn: ConnId, access: Access, out: &mut Output) {
+        let Some(c) = self.connections.get_mut(&conn) else {
+            return;
+        };
+        c.access = access.clone();
+        let docs: Vec<DocumentId> = c.docs.iter().copied().collect();
+        for id in docs {
+            if !access.may_read(&id) {
+                self.detach(conn, id);
+                self.resolve_missing(id, out);
+                self.forget_if_unused(id);
+            } else if let Some(peer) = self
+                .documents
+                .get_mut(&id)
+                .and_then(|d| d.peers.get_mut(&conn))
+            {
+                peer.sync.set_read_only(!access.may_write(&id));
+                self.sync_peer(id, conn, out);
+            }
+        }
+    }
+
+    fn check_deadlines(&mut self, out: &mut Output) {
+        let now = self.now;
+        let limits = self.config.limits.clone();
+        let expired: Vec<(ConnId, CloseReason)> = self
+            .connections
+            .iter()
+            .filter_map(|(&id, c)| match c.peer {
+                None if now >= c.opened_at.plus_millis(limits.handshake_timeout_ms) => {
+                    Some((id, CloseReason::HandshakeTimeout))
+                }
+                Some(_)
+                    if limits
+                        .idle_timeout_ms
+                        .is_some_and(|ms| now >= c.last_heard.plus_millis(ms)) =>
+                {
+                    Some((id, CloseReason::IdleTimeout))
+                }
+                _ => None,
+            })
+            .collect();
+        for (id, reason) in expired {
+            self.close(id, reason, out);
+        }
+        self.expire_requests(out);
+    }
+}
+
+/// Heads equal as sets (both sides send them sorted, but do not rely on it).
+fn same_heads(theirs: Option<&[ChangeHash]>, ours: &[ChangeHash]) -> bool {
+    theirs.is_some_and(|theirs| {
+        theirs.len() == ours.len() && {
+            let mut a = theirs.to_vec();
+            let mut b = ours.to_vec();
+            a.sort();
+            b.sort();
+            a == b
+        }
+    })
+}
