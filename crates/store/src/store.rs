@@ -90,9 +90,12 @@ impl Store {
     pub(crate) fn open_locked(dir: &Path, owner: OwnerLock, opts: Options) -> Result<Store> {
         let db_dir = dir.join(layout::DB_DIR);
         let journal_dir = dir.join(layout::JOURNAL_DIR);
-        for d in [&db_dir, &journal_dir] {
-            fs::create_dir_all(d).map_err(|e| not_writable_or(dir, "create", e))?;
+        if !journal_dir.exists() {
+            fs::create_dir_all(&journal_dir).map_err(|e| not_writable_or(dir, "create", e))?;
+            // The journal's directory entry must outlive a power cut too.
+            journal::sync_dir(dir).map_err(file_err("sync", dir))?;
         }
+        fs::create_dir_all(&db_dir).map_err(|e| not_writable_or(dir, "create", e))?;
         remove_stale_snapshots(&db_dir)?;
         let db = open_sled(dir, &db_dir)?;
         let inner = Inner {

@@ -10,7 +10,8 @@
 //! so that most of their time is spent opening).
 //!
 //! `GAPMAP_CRASH_ITERS` sets the rounds of each kind (default 200),
-//! `GAPMAP_CRASH_SEED` the random seed (printed on failure).
+//! `GAPMAP_CRASH_SEED` the random seed (printed on failure), and
+//! `GAPMAP_CRASH_DURABILITY=process` runs the child without journal fsync.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ReadDoc, ROOT};
-use gapmap_store::{DocMeta, Options, Store};
+use gapmap_store::{DocMeta, Durability, Options, Store};
 
 const CHILD_ENV: &str = "GAPMAP_CRASH_CHILD";
 const DOCS: u64 = 3;
@@ -40,7 +41,11 @@ fn get(doc: &AutoCommit, key: &str) -> Option<i64> {
 fn open(dir: &Path) -> Store {
     // A small compaction threshold so kills also land in compactions and
     // journal rewrites.
-    Store::open_with(dir, Options::default().compact_min_bytes(4096)).unwrap()
+    let mut opts = Options::default().compact_min_bytes(4096);
+    if std::env::var("GAPMAP_CRASH_DURABILITY").is_ok_and(|v| v == "process") {
+        opts = opts.durability(Durability::Process);
+    }
+    Store::open_with(dir, opts).unwrap()
 }
 
 /// The child: saves forever. Not a real test when the variable is unset.
