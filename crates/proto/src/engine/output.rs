@@ -164,12 +164,6 @@ pub enum ProtocolError {
     /// The frame is not a valid message.
     #[error("invalid message: {0}")]
     Decode(#[from] DecodeError),
-    /// A message other than the handshake's before the handshake completed.
-    #[error("{got} message before the handshake completed")]
-    BeforeHandshake {
-        /// The message's type.
-        got: String,
-    },
     /// A handshake message after the handshake, or from the wrong side.
     #[error("unexpected {got} message")]
     Unexpected {
