@@ -54,6 +54,7 @@ mod journal;
 mod layout;
 mod owner;
 mod recovery;
+mod settings;
 mod store;
 
 use serde::{Deserialize, Serialize};

@@ -210,7 +210,7 @@ impl Store {
                 Kind::Setting => {}
             }
         }
-        if applied == 0 && doc.get_heads().is_empty() {
+        if applied == 0 && doc.get_heads().is_empty() && meta.is_none() {
             report.failed.push((
                 id.to_string(),
                 "the journal holds no loadable change".into(),

@@ -17,9 +17,6 @@ use crate::layout::{self, ChunkKind, DocKey, DocState, JournalPos};
 use crate::owner::{not_writable_or, OwnerLock};
 use crate::{DocMeta, Durability, Options};
 
-/// The settings journal is rewritten once it grows past this.
-const SETTINGS_JOURNAL_MAX: u64 = 64 * 1024;
-
 /// A store directory opened by this process. Cloning gives another handle to
 /// the same open store; it closes when the last handle drops.
 #[derive(Clone, Debug)]
@@ -59,7 +56,7 @@ impl Drop for Inner {
 #[derive(Debug, Default)]
 pub(crate) struct Writer {
     /// Open journal files by file name, each checked once for a torn tail.
-    journals: HashMap<String, Appender>,
+    pub(crate) journals: HashMap<String, Appender>,
 }
 
 impl Store {
@@ -231,102 +228,6 @@ impl Store {
         self.commit_doc(id, &[], &inserts, &new_state, &meta_json)
     }
 
-    /// The value of setting `key`.
-    pub fn setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .inner
-            .settings
-            .get(key)?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
-    }
-
-    /// Every setting, ordered by key.
-    pub fn settings(&self) -> Result<Vec<(String, String)>> {
-        self.inner
-            .settings
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                Ok((
-                    String::from_utf8_lossy(&k).into_owned(),
-                    String::from_utf8_lossy(&v).into_owned(),
-                ))
-            })
-            .collect()
-    }
-
-    /// Sets `key` to `value`; durable when it returns.
-    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
-        self.write_setting(key, Some(value))
-    }
-
-    /// Removes setting `key` (nothing when absent); durable when it returns.
-    pub fn remove_setting(&self, key: &str) -> Result<()> {
-        self.write_setting(key, None)
-    }
-
-    fn write_setting(&self, key: &str, value: Option<&str>) -> Result<()> {
-        let mut w = self.write_lock();
-        let mut record = Vec::new();
-        let json = serde_json::to_vec(&(key, value)).expect("strings serialize");
-        journal::encode(Kind::Setting, &json, &mut record);
-        let name = layout::SETTINGS_JOURNAL.to_string();
-        let pos = self.append_journal(&mut w, &name, &record, |store| store.settings_records())?;
-        self.commit_setting(key, value, pos)?;
-        if pos.len > SETTINGS_JOURNAL_MAX {
-            w.journals.remove(&name);
-            let generation = journal::new_generation();
-            let len = journal::write_atomic(
-                &self.journal_path(&name),
-                generation,
-                &self.settings_records()?,
-            )
-            .map_err(file_err("rewrite", self.journal_path(&name)))?;
-            self.set_settings_pos(JournalPos { generation, len })?;
-        }
-        Ok(())
-    }
-
-    /// Applies one setting and the settings journal position atomically, then flushes.
-    pub(crate) fn commit_setting(
-        &self,
-        key: &str,
-        value: Option<&str>,
-        pos: JournalPos,
-    ) -> Result<()> {
-        let pos_json = serde_json::to_vec(&pos).expect("JournalPos serializes");
-        let i = &self.inner;
-        (&i.settings, &i.internal)
-            .transaction(|(settings, internal)| {
-                match value {
-                    Some(v) => settings.insert(key.as_bytes(), v.as_bytes())?,
-                    None => settings.remove(key.as_bytes())?,
-                };
-                internal.insert(layout::SETTINGS_POS_KEY, pos_json.as_slice())?;
-                Ok::<_, ConflictableTransactionError<()>>(())
-            })
-            .map_err(tx_err)?;
-        self.flush()
-    }
-
-    pub(crate) fn set_settings_pos(&self, pos: JournalPos) -> Result<()> {
-        let pos_json = serde_json::to_vec(&pos).expect("JournalPos serializes");
-        self.inner
-            .internal
-            .insert(layout::SETTINGS_POS_KEY, pos_json)?;
-        self.flush()
-    }
-
-    /// All current settings as journal records.
-    fn settings_records(&self) -> Result<Vec<u8>> {
-        let mut out = Vec::new();
-        for (k, v) in self.settings()? {
-            let json = serde_json::to_vec(&(k, Some(v))).expect("strings serialize");
-            journal::encode(Kind::Setting, &json, &mut out);
-        }
-        Ok(out)
-    }
-
     pub(crate) fn write_lock(&self) -> RwLockWriteGuard<'_, Writer> {
         self.inner.writer.write().unwrap_or_else(|e| e.into_inner())
     }
@@ -382,7 +283,8 @@ impl Store {
     pub(crate) fn read_doc(&self, id: &str) -> Result<Option<AutoCommit>> {
         let chunks = self.doc_chunks(id)?;
         if chunks.is_empty() {
-            return Ok(None);
+            // A document saved before it had any change is stored as its state alone.
+            return Ok(self.state(id)?.map(|_| AutoCommit::new()));
         }
         let mut doc = AutoCommit::new();
         // Chunks are runs of whole changes, so their concatenation is one
@@ -535,7 +437,7 @@ impl Store {
         Ok(out)
     }
 
-    fn append_journal(
+    pub(crate) fn append_journal(
         &self,
         w: &mut Writer,
         name: &str,
@@ -587,7 +489,7 @@ pub(crate) fn parse_heads(dir: &Path, id: &str, heads: &[String]) -> Result<Vec<
         .collect()
 }
 
-fn tx_err(e: TransactionError<()>) -> StoreError {
+pub(crate) fn tx_err(e: TransactionError<()>) -> StoreError {
     match e {
         TransactionError::Storage(e) => StoreError::Sled(e),
         TransactionError::Abort(()) => unreachable!("no transaction here aborts"),

@@ -6,6 +6,7 @@ use automerge::{AutoCommit, ReadDoc, ROOT};
 
 use super::*;
 use crate::layout::DocKey;
+use crate::settings::SETTINGS_JOURNAL_MAX;
 
 pub(crate) fn meta(id: &str, title: &str) -> DocMeta {
     DocMeta {
@@ -432,4 +433,23 @@ fn state_key_is_the_only_non_chunk_key() {
 fn store_is_send_and_sync() {
     fn check<T: Send + Sync + Clone + 'static>() {}
     check::<Store>();
+}
+
+#[test]
+fn a_document_without_changes_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .save("empty", &mut AutoCommit::new(), &meta("empty", "E"))
+        .unwrap();
+    assert!(store.contains("empty").unwrap());
+    let mut loaded = store.load("empty").unwrap().unwrap();
+    assert!(loaded.get_heads().is_empty());
+    drop(store);
+    fs::remove_dir_all(dir.path().join("db")).unwrap();
+    let report = Store::recover(dir.path()).unwrap();
+    assert_eq!(report.docs, 1, "{report:?}");
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.meta("empty").unwrap().unwrap().title, "E");
+    assert!(store.load("empty").unwrap().is_some());
 }
