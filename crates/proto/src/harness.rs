@@ -293,15 +293,23 @@ impl Harness {
         }
     }
 
+    /// Processes one queued event; false if there was none.
+    pub fn step(&mut self) -> bool {
+        let Some((peer, event)) = self.queue.pop_front() else {
+            return false;
+        };
+        let output = self.peers[peer.0].engine.handle(self.now, event);
+        self.carry_out(peer, output);
+        true
+    }
+
     /// Processes events until nothing is left to do. Panics after a million
     /// events: a livelock is a bug.
     pub fn run_until_quiescent(&mut self) {
         let mut steps = 0u32;
-        while let Some((peer, event)) = self.queue.pop_front() {
+        while self.step() {
             steps += 1;
             assert!(steps < 1_000_000, "the network does not settle");
-            let output = self.peers[peer.0].engine.handle(self.now, event);
-            self.carry_out(peer, output);
         }
     }
 

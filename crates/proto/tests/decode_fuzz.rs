@@ -1,6 +1,9 @@
 //! The decoder never panics, and encode/decode round-trips.
 
-use gapmap_proto::{DecodeLimits, DocumentId, Message, PeerId, PeerMetadata};
+use gapmap_proto::{
+    Access, Config, ConnId, DecodeLimits, DocumentId, Engine, Event, Message, PeerId, PeerMetadata,
+    Role, Timestamp,
+};
 use proptest::prelude::*;
 
 fn peer_id() -> impl Strategy<Value = PeerId> {
@@ -120,5 +123,35 @@ proptest! {
     #[test]
     fn encode_then_decode_is_identity(message in message()) {
         prop_assert_eq!(Message::decode(&message.encode()).unwrap(), message);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Whatever a peer sends after (or instead of) a handshake, the engine
+    /// answers without panicking.
+    #[test]
+    fn an_engine_survives_arbitrary_messages(
+        handshake_first in any::<bool>(),
+        messages in proptest::collection::vec(message(), 1..6),
+        junk in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let mut engine = Engine::new(Config::new(PeerId::from("relay"), "s"));
+        let now = Timestamp::from_millis(0);
+        let conn = ConnId(1);
+        let _ = engine.handle(now, Event::ConnectionOpened { conn, role: Role::Server, access: Access::full() });
+        if handshake_first {
+            let join = gapmap_proto::handshake::join(PeerId::from(""), PeerMetadata::default());
+            let _ = engine.handle(now, Event::Message { conn, message: join });
+        }
+        for message in messages {
+            let mut out = engine.handle(now, Event::Frame { conn, data: message.encode() });
+            for id in std::mem::take(&mut out.load) {
+                let _ = engine.handle(now, Event::Loaded { document_id: id, document: None });
+            }
+        }
+        let _ = engine.handle(now, Event::Frame { conn, data: junk });
+        let _ = engine.handle(now.plus_millis(60_000), Event::Tick);
     }
 }

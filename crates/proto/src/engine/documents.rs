@@ -267,6 +267,7 @@ impl Engine {
         }
         // (doc.exists(), borrowing only the document, not its peers)
         let exists = !doc.doc.get_heads().is_empty();
+        let wanted_before = peer.status == PeerStatus::Wants;
         peer.status = match peer.status {
             _ if exists => PeerStatus::Active,
             // Still waiting for the rest of the answer to our request.
@@ -288,7 +289,40 @@ impl Engine {
                 // so they do (our empty heads advertise nothing).
                 self.send_sync(conn, id, false, out);
             }
+            let wants_now = self
+                .documents
+                .get(&id)
+                .and_then(|d| d.peers.get(&conn))
+                .is_some_and(|p| p.status == PeerStatus::Wants);
+            if wants_now && !wanted_before {
+                // A new request: peers we dialed that lacked the document
+                // before may have it by now, so they are asked again.
+                self.forget_unavailable_sources(id);
+            }
             self.resolve_missing(id, out);
+        }
+    }
+
+    /// Detaches the dialed peers that said they lack `id`, so that
+    /// [`Self::resolve_missing`] asks them again.
+    fn forget_unavailable_sources(&mut self, id: DocumentId) {
+        let Some(doc) = self.documents.get(&id) else {
+            return;
+        };
+        let sources: Vec<ConnId> = doc
+            .peers
+            .iter()
+            .filter(|(conn, p)| {
+                p.status == PeerStatus::Unavailable
+                    && self
+                        .connections
+                        .get(conn)
+                        .is_some_and(|c| c.role == Role::Client)
+            })
+            .map(|(&conn, _)| conn)
+            .collect();
+        for conn in sources {
+            self.detach(conn, id);
         }
     }
 
@@ -320,15 +354,27 @@ impl Engine {
             return;
         };
         let exists = doc.exists();
-        if doc.peers.contains_key(&conn) {
-            return self.sync_peer(id, conn, out);
+        let deadline = self.now.plus_millis(self.config.limits.request_timeout_ms);
+        if let Some(peer) = self
+            .documents
+            .get_mut(&id)
+            .and_then(|d| d.peers.get_mut(&conn))
+        {
+            if exists {
+                return self.sync_peer(id, conn, out);
+            }
+            if matches!(peer.status, PeerStatus::Asked { .. }) {
+                return; // already asking
+            }
+            // Asking again (a retried clone): from a fresh sync state, since
+            // automerge holds back a repeat of a message still "in flight".
+            *peer = PeerDoc::new(may_write, PeerStatus::Asked { deadline });
+            return self.send_sync(conn, id, true, out);
         }
         let status = if exists {
             PeerStatus::Active
         } else {
-            PeerStatus::Asked {
-                deadline: self.now.plus_millis(self.config.limits.request_timeout_ms),
-            }
+            PeerStatus::Asked { deadline }
         };
         if !self.attach(conn, id, may_write, status, out) {
             return;

@@ -188,7 +188,7 @@ fn a_peer_asks_the_relay_it_dialed_for_a_document_it_lacks() {
     let relay = net.add_peer("relay");
     let lan = net.add_peer("lan");
     let carol = net.add_peer("carol");
-    let up = net.connect(lan, relay, Access::full());
+    net.connect(lan, relay, Access::full());
     let down = net.connect(carol, lan, Access::full());
     let doc = net.create_doc(relay, |d| {
         d.put(ROOT, "title", "Upstream").unwrap();
@@ -200,7 +200,6 @@ fn a_peer_asks_the_relay_it_dialed_for_a_document_it_lacks() {
     assert_eq!(title(&net, lan, doc).as_deref(), Some("Upstream"));
     assert!(net.sent_of_type(lan, "request").len() == 1);
     assert!(net.sent_of_type(lan, "doc-unavailable").is_empty());
-    let _ = up;
 }
 
 /// carol dials lan, lan dials upstream; returns (net, lan, carol, upstream, up, down).
@@ -347,7 +346,12 @@ fn ephemeral_messages_are_forwarded_with_the_target_rewritten() {
     net.run_until_quiescent();
     net.open(bob, b, doc);
     net.run_until_quiescent();
-    let _ = c; // carol is connected but does not have the document open
+    // carol is connected (c) but does not have the document open.
+    assert!(net
+        .peer(relay)
+        .engine
+        .sync_status(net.conn(relay, c), &doc)
+        .is_none());
 
     net.broadcast(alice, doc, b"\xa1dnote\x01");
     net.run_until_quiescent();
@@ -768,4 +772,57 @@ fn opening_before_the_handshake_waits_for_it() {
     net.run_until_quiescent();
     assert_eq!(title(&net, relay, doc).as_deref(), Some("early"));
     assert!(in_sync(&net, alice, doc));
+}
+
+#[test]
+fn a_retried_request_asks_again() {
+    let (mut net, relay, alice, bob, a, b) = star();
+    let doc = DocumentId::from_bytes([0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    net.open(bob, b, doc);
+    net.run_until_quiescent();
+    assert!(unavailable(&net, bob, doc));
+    // Meanwhile alice pushes it to the relay without bob having it open.
+    let created = net.create_doc(alice, |d| {
+        d.put(ROOT, "title", "Now there").unwrap();
+    });
+    assert_eq!(created, doc);
+    net.disconnect(b); // bob is gone while alice uploads
+    net.run_until_quiescent();
+    net.open(alice, a, doc);
+    net.run_until_quiescent();
+    let b2 = net.connect(bob, relay, Access::full());
+    net.open(bob, b2, doc);
+    net.run_until_quiescent();
+    assert_eq!(title(&net, bob, doc).as_deref(), Some("Now there"));
+
+    // Retrying on the same connection after an unavailable answer.
+    let later = DocumentId::from_bytes([8; 16]);
+    let requests = net.sent_of_type(bob, "request").len();
+    net.open(bob, b2, later);
+    net.run_until_quiescent();
+    assert_eq!(net.sent_of_type(bob, "request").len(), requests + 1);
+    net.open(bob, b2, later);
+    net.run_until_quiescent();
+    assert_eq!(net.sent_of_type(bob, "request").len(), requests + 2);
+}
+
+#[test]
+fn a_dialed_peer_that_lacked_a_document_is_asked_again_on_a_new_request() {
+    let (mut net, lan, carol, upstream, _, down) = chain();
+    let doc = DocumentId::from_bytes([0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    net.open(carol, down, doc);
+    net.run_until_quiescent();
+    assert!(unavailable(&net, carol, doc));
+    // upstream gets the document (the harness numbers ids from 1).
+    assert_eq!(
+        net.create_doc(upstream, |d| {
+            d.put(ROOT, "title", "Arrived").unwrap();
+        }),
+        doc
+    );
+    net.run_until_quiescent();
+    net.open(carol, down, doc);
+    net.run_until_quiescent();
+    assert_eq!(title(&net, carol, doc).as_deref(), Some("Arrived"));
+    assert_eq!(title(&net, lan, doc).as_deref(), Some("Arrived"));
 }
