@@ -266,6 +266,61 @@ impl Store {
         }
     }
 
+    /// Persists `changes` of document `id` as they come from the sync engine
+    /// (anything `Automerge::load_incremental` accepts: changes, chunks or a
+    /// whole save), `heads` being the document's heads once they are applied.
+    /// Like [`Store::save`] it compacts when the chunks outgrow the snapshot
+    /// and returns only once the write is durable.
+    pub fn save_changes(
+        &self,
+        id: &str,
+        changes: &[u8],
+        heads: &[ChangeHash],
+        meta: &DocMeta,
+    ) -> Result<()> {
+        layout::validate_id(id)?;
+        let mut w = self.write_lock();
+        let state = self.state(id)?.unwrap_or_default();
+        let meta = DocMeta {
+            id: id.to_string(),
+            ..meta.clone()
+        };
+        let meta_json = serde_json::to_vec(&meta).expect("DocMeta serializes");
+        let chunk_total = state.chunk_bytes + changes.len() as u64;
+        if !changes.is_empty()
+            && chunk_total > state.snapshot_bytes.max(self.inner.opts.compact_min_bytes)
+        {
+            let mut full = self.read_doc(id)?.unwrap_or_default();
+            full.load_incremental(changes).map_err(|e| {
+                self.corrupt(format!("changes for document {id} do not load: {e}"))
+            })?;
+            let snapshot = full.save();
+            let heads = full.get_heads();
+            return self.compact(&mut w, id, &snapshot, &heads, &meta_json);
+        }
+        let mut records = Vec::new();
+        if !changes.is_empty() {
+            journal::encode(Kind::Chunk, changes, &mut records);
+        }
+        journal::encode(Kind::Meta, &meta_json, &mut records);
+        let pos = self.append_doc_journal(&mut w, id, &records)?;
+        let mut new_state = DocState {
+            heads: heads.iter().map(ToString::to_string).collect(),
+            journal: Some(pos),
+            ..state
+        };
+        let mut inserts = Vec::new();
+        if !changes.is_empty() {
+            new_state.chunk_bytes = chunk_total;
+            new_state.chunks += 1;
+            inserts.push((
+                self.free_chunk_key(id, ChunkKind::Incremental, changes)?,
+                changes,
+            ));
+        }
+        self.commit_doc(id, &[], &inserts, &new_state, &meta_json)
+    }
+
     /// Keys and bytes of a document's snapshot and chunks, snapshot first.
     pub(crate) fn doc_chunks(&self, id: &str) -> Result<Vec<(IVec, ChunkKind, IVec)>> {
         let mut out = Vec::new();

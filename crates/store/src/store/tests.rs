@@ -453,3 +453,29 @@ fn a_document_without_changes_round_trips() {
     assert_eq!(store.meta("empty").unwrap().unwrap().title, "E");
     assert!(store.load("empty").unwrap().is_some());
 }
+
+#[test]
+fn save_changes_from_the_sync_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_small(dir.path(), 256);
+    let mut doc = AutoCommit::new();
+    let mut saved_heads = Vec::new();
+    for i in 0..60 {
+        put(&mut doc, &format!("k{i}"), i);
+        let changes = doc.save_after(&saved_heads);
+        saved_heads = doc.get_heads();
+        store
+            .save_changes("a", &changes, &saved_heads, &meta("a", "A"))
+            .unwrap();
+    }
+    // Small compaction threshold: some saves compacted, and all is there.
+    assert!(kinds(&store, "a").contains(&ChunkKind::Snapshot));
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    let mut loaded = store.load("a").unwrap().unwrap();
+    assert_eq!(loaded.get_heads(), doc.get_heads());
+    assert_eq!(get(&loaded, "k59"), Some(59));
+    // And a later whole-document save adds nothing twice.
+    store.save("a", &mut doc, &meta("a", "A")).unwrap();
+    assert_eq!(store.load("a").unwrap().unwrap().get_heads(), doc.get_heads());
+}
