@@ -1,0 +1,227 @@
+//! One websocket connection: frames in go to the engine loop, frames the
+//! loop queues go out. The same code serves accepted and dialled sockets.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use gapmap_proto::{Access, ConnId, DocumentId, Notice, Role};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::io_loop::Command;
+use crate::metrics::Refusal;
+use crate::repo::{Repo, RepoEvent, SyncOutcome, SyncReport, SyncWatch};
+use crate::Error;
+
+/// How long a one-shot sync may go without progress before it gives up.
+const SYNC_QUIET: Duration = Duration::from_secs(10);
+
+/// Drives `socket` until it closes. With `watch`, this is a one-shot sync:
+/// the connection closes once every watched document is settled.
+pub(crate) async fn run<S>(
+    repo: Repo,
+    socket: WebSocketStream<S>,
+    role: Role,
+    access: Access,
+    open: Vec<DocumentId>,
+    watch: Option<SyncWatch>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = ConnId(repo.next_conn.fetch_add(1, Ordering::Relaxed));
+    let (outgoing, mut queue) = mpsc::channel::<Vec<u8>>(repo.outgoing_queue);
+    let kill = repo.shutdown.child_token();
+    // Subscribe before the engine hears of the connection, so no notice is missed.
+    let mut events = watch.as_ref().map(|_| repo.subscribe());
+    let mut watch = watch.map(|w| Watcher::new(w, conn));
+    if repo
+        .send(Command::Opened {
+            conn,
+            role,
+            access,
+            outgoing,
+            kill: kill.clone(),
+            open,
+        })
+        .is_err()
+    {
+        return;
+    }
+    let (mut sink, mut stream) = socket.split();
+    let mut last_progress = Instant::now();
+    let mut quiet = tokio::time::interval(Duration::from_millis(500));
+    let close_reason: Option<String> = loop {
+        tokio::select! {
+            _ = kill.cancelled() => break None,
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Binary(data))) => {
+                    let _ = repo.send(Command::Frame { conn, data: data.to_vec(), at: Instant::now() });
+                }
+                // Not a protocol frame: the engine answers with `error` and closes.
+                Some(Ok(Message::Text(text))) => {
+                    let _ = repo.send(Command::Frame { conn, data: text.as_bytes().to_vec(), at: Instant::now() });
+                }
+                Some(Ok(Message::Close(frame))) => break frame.map(|f| f.reason.to_string()).filter(|r| !r.is_empty()),
+                Some(Ok(_)) => {} // ping/pong: tungstenite answers pings itself
+                Some(Err(err)) => {
+                    if matches!(err, tungstenite::Error::Capacity(_)) {
+                        repo.metrics.refused(Refusal::Oversized);
+                        tracing::info!(%conn, %err, "message too large; closing");
+                    } else {
+                        tracing::debug!(%conn, %err, "websocket error");
+                    }
+                    break Some(err.to_string());
+                }
+                None => break None,
+            },
+            out = queue.recv() => match out {
+                Some(frame) => {
+                    if let Err(err) = sink.send(Message::Binary(frame.into())).await {
+                        tracing::debug!(%conn, %err, "websocket write failed");
+                        break Some(err.to_string());
+                    }
+                }
+                // The loop closed this connection; what it queued is sent.
+                None => break None,
+            },
+            event = recv_event(&mut events) => {
+                if let (Some(w), Some(event)) = (watch.as_mut(), event) {
+                    if w.observe(&event) {
+                        last_progress = Instant::now();
+                    }
+                    if w.settled() {
+                        break None;
+                    }
+                }
+            }
+            _ = quiet.tick(), if watch.is_some() => {
+                if last_progress.elapsed() > SYNC_QUIET {
+                    break Some("no progress".into());
+                }
+            }
+        }
+    };
+    let _ = repo.send(Command::Closed { conn });
+    let _ = sink.send(Message::Close(None)).await;
+    let _ = sink.close().await;
+    if let Some(w) = watch {
+        let status = status(&repo, conn, w.pending()).await;
+        w.finish(close_reason, status);
+    }
+}
+
+async fn recv_event(events: &mut Option<broadcast::Receiver<RepoEvent>>) -> Option<RepoEvent> {
+    match events {
+        Some(rx) => loop {
+            match rx.recv().await {
+                Ok(event) => return Some(event),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
+async fn status(repo: &Repo, conn: ConnId, ids: Vec<DocumentId>) -> Vec<(DocumentId, Option<gapmap_proto::SyncStatus>)> {
+    let (reply, rx) = oneshot::channel();
+    if ids.is_empty() || repo.send(Command::Status { conn, ids, reply }).is_err() {
+        return Vec::new();
+    }
+    rx.await.unwrap_or_default()
+}
+
+/// Tracks a one-shot sync on one connection.
+struct Watcher {
+    conn: ConnId,
+    done: oneshot::Sender<Result<SyncReport, Error>>,
+    outcomes: BTreeMap<DocumentId, Option<SyncOutcome>>,
+    /// The error the remote sent, if it did.
+    remote_error: Option<String>,
+}
+
+impl Watcher {
+    fn new(watch: SyncWatch, conn: ConnId) -> Watcher {
+        Watcher {
+            conn,
+            done: watch.done,
+            outcomes: watch.ids.into_iter().map(|id| (id, None)).collect(),
+            remote_error: None,
+        }
+    }
+
+    /// Takes in an event; true if it was progress on this connection.
+    fn observe(&mut self, event: &RepoEvent) -> bool {
+        match event {
+            RepoEvent::Notice(Notice::InSync { conn, document_id, heads }) if *conn == self.conn => {
+                if let Some(slot) = self.outcomes.get_mut(document_id) {
+                    *slot = Some(SyncOutcome::InSync(heads.clone()));
+                }
+                true
+            }
+            RepoEvent::Notice(Notice::Unavailable { conn, document_id }) if *conn == self.conn => {
+                if let Some(slot) = self.outcomes.get_mut(document_id) {
+                    *slot = Some(SyncOutcome::Unavailable);
+                }
+                true
+            }
+            RepoEvent::Notice(Notice::PeerConnected { conn, .. }) => *conn == self.conn,
+            RepoEvent::Closed(conn, Some(reason)) if *conn == self.conn => {
+                self.remote_error = Some(reason.to_string());
+                true
+            }
+            RepoEvent::Changed(_) => true,
+            _ => false,
+        }
+    }
+
+    fn settled(&self) -> bool {
+        self.outcomes.values().all(Option::is_some) || self.remote_error.is_some()
+    }
+
+    fn pending(&self) -> Vec<DocumentId> {
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| o.is_none())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn finish(self, close: Option<String>, status: Vec<(DocumentId, Option<gapmap_proto::SyncStatus>)>) {
+        let result = if let Some(err) = self.remote_error {
+            Err(Error::Remote(format!("the remote closed the connection: {err}")))
+        } else if self.outcomes.values().all(Option::is_some) {
+            Ok(SyncReport {
+                documents: self
+                    .outcomes
+                    .into_iter()
+                    .map(|(id, o)| (id.to_string(), o.expect("settled")))
+                    .collect(),
+            })
+        } else {
+            // Not settled: say why, as precisely as the sync states allow.
+            let behind = status.iter().find(|(_, s)| {
+                s.as_ref()
+                    .and_then(|s| s.theirs.as_ref().map(|theirs| theirs != &s.ours))
+                    .unwrap_or(false)
+            });
+            Err(match (behind, close) {
+                (Some((id, _)), _) => Error::Remote(format!(
+                    "the remote did not accept our changes to {id} (is the token read-only?)"
+                )),
+                (None, Some(reason)) if reason != "no progress" => {
+                    Error::Remote(format!("the connection closed before the sync finished: {reason}"))
+                }
+                _ => Error::Timeout(format!(
+                    "the remote stopped answering before {} document(s) were in sync",
+                    status.len().max(1)
+                )),
+            })
+        };
+        let _ = self.done.send(result);
+    }
+}

@@ -1,0 +1,314 @@
+//! The engine loop: one task owns the [`Engine`] and carries out its
+//! [`Output`]s. Sockets, the store and the application talk to it through
+//! [`Command`]s; slow work (store reads and writes) runs on blocking threads
+//! and reports back as commands, so the loop never waits on disk.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use automerge::{Automerge, ChangeHash};
+use gapmap_proto::{Access, Config, ConnId, DocumentId, Engine, Event, Output, PeerMetadata, Role, SyncStatus, Timestamp};
+use gapmap_store::{DocMeta, Store};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::metrics::{Metrics, Refusal};
+use crate::repo::{Describe, Repo, RepoConfig, RepoEvent};
+
+/// What the loop is asked to do.
+pub(crate) enum Command {
+    /// A connection's socket is up.
+    Opened {
+        conn: ConnId,
+        role: Role,
+        access: Access,
+        /// Where its outgoing frames go (bounded).
+        outgoing: mpsc::Sender<Vec<u8>>,
+        /// Cancelled to drop the connection at once.
+        kill: CancellationToken,
+        /// Documents to open on it right away (client syncs).
+        open: Vec<DocumentId>,
+    },
+    /// A frame arrived.
+    Frame { conn: ConnId, data: Vec<u8>, at: Instant },
+    /// The socket closed.
+    Closed { conn: ConnId },
+    /// The application reads a document held in memory.
+    Get { id: DocumentId, reply: oneshot::Sender<Option<Automerge>> },
+    /// The application made a durable local change.
+    LocalChange { id: DocumentId, changes: Vec<u8> },
+    /// The application sends an ephemeral message.
+    Broadcast { id: DocumentId, data: Vec<u8> },
+    /// A store read finished.
+    Loaded { id: DocumentId, doc: Option<Box<Automerge>> },
+    /// A store write is durable.
+    Persisted { id: DocumentId, heads: Vec<ChangeHash> },
+    /// A connection's access changed (tokens re-read).
+    AccessChanged { conn: ConnId, access: Access },
+    /// The sync state of documents on a connection.
+    Status {
+        conn: ConnId,
+        ids: Vec<DocumentId>,
+        reply: oneshot::Sender<Vec<(DocumentId, Option<SyncStatus>)>>,
+    },
+}
+
+/// Starts the loop; returns the handle.
+pub(crate) fn start(config: RepoConfig) -> Repo {
+    let (commands, rx) = mpsc::unbounded_channel();
+    let (events, _) = broadcast::channel(4096);
+    let metrics = Arc::new(Metrics::default());
+    let tracker = TaskTracker::new();
+    let shutdown = CancellationToken::new();
+    let max = config.limits.decode.max_frame_size;
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    let repo = Repo {
+        commands: commands.clone(),
+        events: events.clone(),
+        store: config.store.clone(),
+        metrics: metrics.clone(),
+        tracker: tracker.clone(),
+        shutdown: shutdown.clone(),
+        ws_config,
+        outgoing_queue: config.outgoing_queue,
+        next_conn: Arc::new(AtomicU64::new(1)),
+    };
+    let session: [u8; 8] = rand::random();
+    let mut engine_config = Config::new(config.peer_id.clone().into(), hex(&session));
+    engine_config.peer_metadata = PeerMetadata {
+        storage_id: None,
+        is_ephemeral: false,
+    };
+    engine_config.limits = config.limits.clone();
+    let state = Loop {
+        engine: Engine::new(engine_config),
+        origin: Instant::now(),
+        store: config.store,
+        describe: config.describe,
+        conns: HashMap::new(),
+        commands,
+        events,
+        metrics,
+        tracker: tracker.clone(),
+        loaded: HashSet::new(),
+    };
+    tracker.spawn(state.run(rx, shutdown));
+    repo
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One connection as the loop sees it.
+struct Conn {
+    outgoing: mpsc::Sender<Vec<u8>>,
+    kill: CancellationToken,
+}
+
+struct Loop {
+    engine: Engine,
+    /// Engine time is milliseconds since this instant.
+    origin: Instant,
+    store: Store,
+    describe: Describe,
+    conns: HashMap<ConnId, Conn>,
+    /// For blocking tasks to report back.
+    commands: mpsc::UnboundedSender<Command>,
+    events: broadcast::Sender<RepoEvent>,
+    metrics: Arc<Metrics>,
+    tracker: TaskTracker,
+    /// Documents the engine has been given (for the loaded-documents gauge).
+    loaded: HashSet<DocumentId>,
+}
+
+impl Loop {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                command = rx.recv() => match command {
+                    Some(command) => self.command(command),
+                    None => break,
+                },
+                _ = tick.tick() => self.event(Event::Tick, None),
+            }
+        }
+        for conn in self.conns.values() {
+            conn.kill.cancel();
+        }
+        // Let blocking writes already under way report; nothing new starts.
+        tracing::debug!("engine loop stopped");
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.origin.elapsed().as_millis() as u64)
+    }
+
+    fn event(&mut self, event: Event, received: Option<Instant>) {
+        let output = self.engine.handle(self.now(), event);
+        if let Some(at) = received {
+            if !output.send.is_empty() || !output.store.is_empty() {
+                self.metrics.observe_sync_latency(at.elapsed());
+            }
+        }
+        self.carry_out(output);
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Opened {
+                conn,
+                role,
+                access,
+                outgoing,
+                kill,
+                open,
+            } => {
+                self.metrics.connection_opened();
+                self.conns.insert(conn, Conn { outgoing, kill });
+                self.event(Event::ConnectionOpened { conn, role, access }, None);
+                for document_id in open {
+                    self.event(Event::Open { conn, document_id }, None);
+                }
+            }
+            Command::Frame { conn, data, at } => {
+                self.metrics.message_in(data.len());
+                self.event(Event::Frame { conn, data }, Some(at));
+            }
+            Command::Closed { conn } => {
+                if self.conns.remove(&conn).is_some() || self.engine.peer(conn).is_some() {
+                    self.event(Event::ConnectionClosed { conn }, None);
+                }
+                self.metrics.connection_closed();
+                let _ = self.events.send(RepoEvent::Closed(conn, None));
+            }
+            Command::Get { id, reply } => {
+                let _ = reply.send(self.engine.document(&id).cloned());
+            }
+            Command::LocalChange { id, changes } => {
+                self.loaded.insert(id);
+                self.event(Event::LocalChange { document_id: id, changes }, None);
+                let _ = self.events.send(RepoEvent::Changed(id));
+            }
+            Command::Broadcast { id, data } => {
+                self.event(Event::Broadcast { document_id: id, data }, None);
+            }
+            Command::Loaded { id, doc } => {
+                if doc.is_some() {
+                    self.loaded.insert(id);
+                }
+                self.event(Event::Loaded { document_id: id, document: doc }, None);
+            }
+            Command::Persisted { id, heads } => {
+                self.event(Event::Persisted { document_id: id, heads }, None);
+            }
+            Command::AccessChanged { conn, access } => {
+                self.event(Event::AccessChanged { conn, access }, None);
+            }
+            Command::Status { conn, ids, reply } => {
+                let status = ids
+                    .into_iter()
+                    .map(|id| (id, self.engine.sync_status(conn, &id)))
+                    .collect();
+                let _ = reply.send(status);
+            }
+        }
+        self.metrics.set_documents_loaded(self.loaded.len());
+    }
+
+    fn carry_out(&mut self, output: Output) {
+        for id in output.load {
+            let (store, commands) = (self.store.clone(), self.commands.clone());
+            self.tracker.spawn_blocking(move || {
+                let doc = match store.load(&id.to_string()) {
+                    Ok(doc) => doc.map(|mut d| Box::new(d.document().clone())),
+                    Err(err) => {
+                        tracing::error!(%id, %err, "cannot load document; treating it as absent");
+                        None
+                    }
+                };
+                let _ = commands.send(Command::Loaded { id, doc });
+            });
+        }
+        for persist in output.store {
+            let id = persist.document_id;
+            self.loaded.insert(id);
+            let (title, notes) = self
+                .engine
+                .document(&id)
+                .map(|d| (self.describe)(d))
+                .unwrap_or_default();
+            let meta = DocMeta {
+                id: id.to_string(),
+                title,
+                notes,
+                updated_ms: now_ms(),
+            };
+            let (store, commands) = (self.store.clone(), self.commands.clone());
+            self.tracker.spawn_blocking(move || {
+                match store.save_changes(&id.to_string(), &persist.changes, &persist.heads, &meta) {
+                    Ok(()) => {
+                        let _ = commands.send(Command::Persisted { id, heads: persist.heads });
+                    }
+                    // The engine keeps the changes in memory and advertises
+                    // nothing until they are durable; peers will resend.
+                    Err(err) => tracing::error!(%id, %err, "cannot store changes"),
+                }
+            });
+        }
+        for out in output.send {
+            let Some(conn) = self.conns.get(&out.conn) else { continue };
+            let frame = out.message.encode();
+            let len = frame.len();
+            match conn.outgoing.try_send(frame) {
+                Ok(()) => self.metrics.message_out(len),
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    // Automerge sync assumes every message arrives: close
+                    // rather than drop, and let the peer resync.
+                    tracing::info!(conn = %out.conn, "peer does not read fast enough; closing");
+                    self.metrics.refused(Refusal::SlowReader);
+                    conn.kill.cancel();
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+        for id in output.changed {
+            let _ = self.events.send(RepoEvent::Changed(id));
+        }
+        for (conn, reason) in output.close {
+            tracing::info!(%conn, %reason, "closing connection");
+            if let gapmap_proto::CloseReason::Protocol(ref e) = reason {
+                self.metrics.refused(match e {
+                    gapmap_proto::ProtocolError::TooManyDocuments { .. } => Refusal::TooManyDocuments,
+                    gapmap_proto::ProtocolError::Decode(gapmap_proto::DecodeError::TooLarge { .. }) => Refusal::Oversized,
+                    _ => Refusal::Malformed,
+                });
+            } else if matches!(reason, gapmap_proto::CloseReason::HandshakeTimeout | gapmap_proto::CloseReason::IdleTimeout) {
+                self.metrics.refused(Refusal::Timeout);
+            }
+            // Dropping the sender lets the writer send what is queued (the
+            // error message) and then close the socket.
+            self.conns.remove(&conn);
+            let _ = self.events.send(RepoEvent::Closed(conn, Some(reason)));
+        }
+        for notice in output.notices {
+            let _ = self.events.send(RepoEvent::Notice(notice));
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

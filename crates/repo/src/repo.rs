@@ -1,0 +1,245 @@
+//! The handle the application holds: [`Repo`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use automerge::{AutoCommit, Automerge, ChangeHash};
+use gapmap_proto::{Access, CloseReason, ConnId, DocumentId, Limits, Notice, PeerId};
+use gapmap_store::{DocMeta, Store};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::client;
+use crate::connection;
+use crate::io_loop::{self, Command};
+use crate::metrics::Metrics;
+use crate::server::ServerSocket;
+use crate::Error;
+
+/// Reads a document's title and live note count for the store's index, so
+/// `gapmap list` works without loading documents. The repo knows nothing of
+/// the canvas schema; the application passes this in.
+pub type Describe = Arc<dyn Fn(&Automerge) -> (String, usize) + Send + Sync>;
+
+/// How a repo is set up.
+pub struct RepoConfig {
+    /// Where documents live.
+    pub store: Store,
+    /// Our peer id on the wire.
+    pub peer_id: String,
+    /// Bounds per connection (message size, documents, timeouts).
+    pub limits: Limits,
+    /// Messages queued for one connection before it counts as not reading
+    /// and is closed (never dropped: Automerge sync assumes every message
+    /// arrives).
+    pub outgoing_queue: usize,
+    /// Index entries for documents received from peers.
+    pub describe: Describe,
+    /// Unload a document from memory when no connection has used it for this
+    /// long (it stays in the store).
+    pub unload_after: Duration,
+}
+
+impl RepoConfig {
+    /// Defaults: 8 MiB messages, 256 queued messages per connection.
+    pub fn new(store: Store, peer_id: impl Into<String>) -> RepoConfig {
+        let mut limits = Limits::default();
+        limits.decode.max_frame_size = 8 * 1024 * 1024;
+        RepoConfig {
+            store,
+            peer_id: peer_id.into(),
+            limits,
+            outgoing_queue: 256,
+            describe: Arc::new(|_| (String::new(), 0)),
+            unload_after: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Something that happened in the repo, for the application (the web board
+/// redraws, `sync --watch` logs).
+#[derive(Debug, Clone)]
+pub enum RepoEvent {
+    /// A document changed (a peer's change, or a local commit).
+    Changed(DocumentId),
+    /// A notice from the protocol engine (peer connected, in sync, …).
+    Notice(Notice),
+    /// A connection closed; the reason, if the engine gave one.
+    Closed(ConnId, Option<CloseReason>),
+}
+
+/// How one document ended in a one-shot sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncOutcome {
+    /// Both sides hold the same heads.
+    InSync(Vec<ChangeHash>),
+    /// The remote does not have it (and neither do we).
+    Unavailable,
+}
+
+/// The result of [`Repo::sync_with`].
+#[derive(Debug, Clone, Default)]
+pub struct SyncReport {
+    /// Each document and how it ended.
+    pub documents: BTreeMap<String, SyncOutcome>,
+}
+
+/// The running engine. Cheap to clone; every clone talks to the same loop.
+#[derive(Clone)]
+pub struct Repo {
+    pub(crate) commands: mpsc::UnboundedSender<Command>,
+    pub(crate) events: broadcast::Sender<RepoEvent>,
+    pub(crate) store: Store,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) tracker: TaskTracker,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) ws_config: WebSocketConfig,
+    pub(crate) outgoing_queue: usize,
+    /// Numbers connections.
+    pub(crate) next_conn: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Repo {
+    /// Starts the engine loop on the current tokio runtime.
+    pub fn start(config: RepoConfig) -> Repo {
+        io_loop::start(config)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The repo's figures.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Tasks to wait for on shutdown (connections spawn here).
+    pub fn tracker(&self) -> &TaskTracker {
+        &self.tracker
+    }
+
+    /// Cancelled when the repo shuts down.
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    /// Websocket settings (message size limits) for accepted sockets.
+    pub fn ws_config(&self) -> WebSocketConfig {
+        self.ws_config
+    }
+
+    /// Events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<RepoEvent> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn send(&self, command: Command) -> Result<(), Error> {
+        self.commands.send(command).map_err(|_| Error::Stopped)
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.send(make(tx))?;
+        rx.await.map_err(|_| Error::Stopped)
+    }
+
+    /// The document as the repo holds it now (in memory, else from the store).
+    pub async fn document(&self, id: DocumentId) -> Result<Option<Automerge>, Error> {
+        if let Some(doc) = self.ask(|reply| Command::Get { id, reply }).await? {
+            return Ok(Some(doc));
+        }
+        let store = self.store.clone();
+        let loaded = tokio::task::spawn_blocking(move || store.load(&id.to_string()))
+            .await
+            .map_err(|_| Error::Stopped)??;
+        Ok(loaded.map(|mut d| d.document().clone()))
+    }
+
+    /// Makes a local change durable and tells every peer: `doc` holds the
+    /// document with the change, `since` the heads it had before (what the
+    /// peers may already know).
+    pub async fn commit(&self, id: DocumentId, doc: &mut AutoCommit, meta: &DocMeta, since: &[ChangeHash]) -> Result<(), Error> {
+        let changes = doc.save_after(since);
+        let store = self.store.clone();
+        let (meta, mut owned) = (meta.clone(), std::mem::take(doc));
+        let owned = tokio::task::spawn_blocking(move || -> Result<AutoCommit, Error> {
+            store.save(&id.to_string(), &mut owned, &meta)?;
+            Ok(owned)
+        })
+        .await
+        .map_err(|_| Error::Stopped)??;
+        *doc = owned;
+        if !changes.is_empty() {
+            self.send(Command::LocalChange { id, changes })?;
+        }
+        Ok(())
+    }
+
+    /// Sends an ephemeral message (presence) about a document to its peers.
+    pub fn broadcast(&self, id: DocumentId, data: Vec<u8>) -> Result<(), Error> {
+        self.send(Command::Broadcast { id, data })
+    }
+
+    /// Serves an accepted websocket until it closes.
+    pub async fn serve_socket(&self, socket: ServerSocket, access: Access) {
+        connection::run(self.clone(), socket, gapmap_proto::Role::Server, access, Vec::new(), None).await;
+    }
+
+    /// Dials `url` and syncs every document in `ids` (every document in the
+    /// store when `None`) once: returns when both sides hold the same heads
+    /// for each, or the remote said it lacks one.
+    pub async fn sync_with(&self, url: &str, token: Option<&str>, ids: Option<Vec<DocumentId>>) -> Result<SyncReport, Error> {
+        let ids = match ids {
+            Some(ids) => ids,
+            None => self.stored_ids()?,
+        };
+        let socket = client::dial(url, token, self.ws_config, Duration::from_secs(15)).await?;
+        let (done_tx, done_rx) = oneshot::channel();
+        let watch = SyncWatch { ids: ids.clone(), done: done_tx };
+        let task = self.tracker.spawn(connection::run(
+            self.clone(),
+            socket,
+            gapmap_proto::Role::Client,
+            Access::full(),
+            ids,
+            Some(watch),
+        ));
+        let result = done_rx.await.map_err(|_| Error::Remote(format!("{url} closed the connection")))?;
+        let _ = task.await;
+        result
+    }
+
+    fn stored_ids(&self) -> Result<Vec<DocumentId>, Error> {
+        Ok(self
+            .store
+            .list()?
+            .into_iter()
+            .filter_map(|m| DocumentId::parse(&m.id).ok())
+            .collect())
+    }
+
+    /// Stops the loop and every connection; waits for them.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+
+    /// Our peer id.
+    pub fn peer_id_of(config: &RepoConfig) -> PeerId {
+        PeerId::new(config.peer_id.clone())
+    }
+}
+
+/// What a one-shot sync connection waits for.
+pub(crate) struct SyncWatch {
+    /// The documents to bring in sync.
+    pub ids: Vec<DocumentId>,
+    /// Where the result goes.
+    pub done: oneshot::Sender<Result<SyncReport, Error>>,
+}
