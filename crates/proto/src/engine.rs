@@ -308,7 +308,9 @@ pub enum Event {
     /// The application changed a document and has already made the change
     /// durable. `changes` is anything `Automerge::load_incremental` accepts
     /// (`save_after` of the old heads, `save_incremental`, or a whole save).
-    /// Works for a new document too.
+    /// The engine passes the change on to the peers syncing the document; if
+    /// none does, it has nothing to do (the document is loaded from storage
+    /// when one opens it). Works for a new document too.
     LocalChange {
         /// The document.
         document_id: DocumentId,
@@ -423,8 +425,10 @@ impl Engine {
         out
     }
 
-    /// The document as this engine holds it, if it exists here (storage or a
-    /// peer gave us at least one change). It may hold changes not yet durable.
+    /// The document as this engine holds it, if it is in memory and exists
+    /// here (storage or a peer gave us at least one change). It may hold
+    /// changes not yet durable. Documents no peer syncs are not kept in
+    /// memory: read those from storage.
     pub fn document(&self, id: &DocumentId) -> Option<&Automerge> {
         self.documents
             .get(id)
@@ -452,6 +456,14 @@ impl Engine {
             ours,
             theirs,
         })
+    }
+
+    /// The documents the peer on `conn` syncs with us, in id order.
+    pub fn documents_of(&self, conn: ConnId) -> impl Iterator<Item = DocumentId> + '_ {
+        self.connections
+            .get(&conn)
+            .into_iter()
+            .flat_map(|c| c.docs.iter().copied())
     }
 
     /// The peer at the other end of `conn`, once its handshake completed.

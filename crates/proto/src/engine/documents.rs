@@ -149,7 +149,11 @@ impl Engine {
     }
 
     pub(super) fn local_change(&mut self, id: DocumentId, changes: Vec<u8>, out: &mut Output) {
-        self.need_document(id, Pending::Local(changes), out);
+        // A document not in memory has no peer to tell, and storage already
+        // holds the change: whoever opens it next loads it with the change.
+        if self.documents.contains_key(&id) {
+            self.need_document(id, Pending::Local(changes), out);
+        }
     }
 
     pub(super) fn loaded(
@@ -186,6 +190,7 @@ impl Engine {
         out.changed.push(id);
         if doc.doc.get_heads() == doc.durable {
             self.sync_all(id, out);
+            self.forget_if_unused(id);
         } else {
             self.persist(id, out);
         }
@@ -450,12 +455,15 @@ impl Engine {
         }
     }
 
-    /// Drops a document from memory that does not exist here and that no
-    /// one is syncing or waiting for.
+    /// Drops a document from memory once no peer syncs it and all of it is
+    /// durable: storage has it, and the next peer to want it loads it again.
+    /// This keeps a relay's memory to the documents in use.
     pub(super) fn forget_if_unused(&mut self, id: DocumentId) {
-        if self.documents.get(&id).is_some_and(|d| {
-            d.is_ready() && !d.exists() && d.peers.is_empty() && d.persisting.is_none()
-        }) {
+        if self
+            .documents
+            .get(&id)
+            .is_some_and(|d| d.is_ready() && d.peers.is_empty() && !d.is_dirty())
+        {
             self.documents.remove(&id);
         }
     }

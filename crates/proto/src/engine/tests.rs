@@ -116,9 +116,20 @@ fn a_relay_stores_and_serves_after_the_writer_left() {
     net.run_until_quiescent();
     net.disconnect(a);
     net.run_until_quiescent();
+    // Nobody syncs it: the relay keeps it on disk only...
+    assert!(net.peer(relay).engine.document(&doc).is_none());
+    // ...and loads it again for the next peer.
     net.open(bob, b, doc);
     net.run_until_quiescent();
     assert_eq!(title(&net, bob, doc).as_deref(), Some("Kept"));
+    assert!(net.peer(relay).engine.document(&doc).is_some());
+    assert_eq!(
+        net.peer(relay)
+            .engine
+            .documents_of(net.conn(relay, b))
+            .collect::<Vec<_>>(),
+        [doc]
+    );
     assert_eq!(title(&net, relay, doc).as_deref(), Some("Kept"));
 }
 
