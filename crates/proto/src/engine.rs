@@ -55,6 +55,9 @@
 //! - **Ephemeral messages** go, unchanged but for `targetId`, to the other
 //!   connections syncing that document; repeats of `(senderId, sessionId,
 //!   count)` are dropped, which breaks forwarding loops.
+//! - **Memory.** A document stays in memory while a peer syncs it or a
+//!   store is in flight; after that it is dropped and loaded again
+//!   ([`Output::load`]) when a peer next wants it.
 //! - **Connections.** A second handshake of the same peer id closes the
 //!   older connection ([`CloseReason::Replaced`]). Invalid frames, invalid
 //!   document ids and sync data that is not an Automerge sync message are
