@@ -14,7 +14,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::io_loop::Command;
 use crate::metrics::Refusal;
-use crate::repo::{Repo, RepoEvent, SyncOutcome, SyncReport, SyncWatch};
+use crate::repo::{Reauth, Repo, RepoEvent, SyncOutcome, SyncReport, SyncWatch};
 use crate::Error;
 
 /// How long a one-shot sync may go without progress before it gives up.
@@ -29,6 +29,7 @@ pub(crate) async fn run<S>(
     access: Access,
     open: Vec<DocumentId>,
     watch: Option<SyncWatch>,
+    auth: Option<Reauth>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -54,6 +55,7 @@ pub(crate) async fn run<S>(
     let (mut sink, mut stream) = socket.split();
     let mut last_progress = Instant::now();
     let mut quiet = tokio::time::interval(Duration::from_millis(500));
+    let mut reload = repo.reload.subscribe();
     let close_reason: Option<String> = loop {
         tokio::select! {
             _ = kill.cancelled() => break None,
@@ -95,6 +97,22 @@ pub(crate) async fn run<S>(
                     }
                     if w.settled() {
                         break None;
+                    }
+                }
+            }
+            changed = reload.changed(), if auth.is_some() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let (authorizer, token) = auth.as_ref().expect("guarded");
+                match authorizer.authorize(token.as_deref()) {
+                    Some(access) => {
+                        let _ = repo.send(Command::AccessChanged { conn, access });
+                    }
+                    None => {
+                        tracing::info!(%conn, "token no longer valid; closing");
+                        repo.metrics.refused(Refusal::Unauthorized);
+                        break Some("token no longer valid".into());
                     }
                 }
             }

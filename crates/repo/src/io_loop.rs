@@ -78,6 +78,7 @@ pub(crate) fn start(config: RepoConfig) -> Repo {
         ws_config,
         outgoing_queue: config.outgoing_queue,
         next_conn: Arc::new(AtomicU64::new(1)),
+        reload: Arc::new(tokio::sync::watch::channel(0).0),
     };
     let session: [u8; 8] = rand::random();
     let mut engine_config = Config::new(config.peer_id.clone().into(), hex(&session));

@@ -33,10 +33,11 @@ mod connection;
 mod io_loop;
 pub mod metrics;
 mod repo;
+pub mod routes;
 pub mod server;
 
 pub use gapmap_proto::{Access, DocumentId, Limits};
-pub use repo::{Describe, Repo, RepoConfig, RepoEvent, SyncOutcome, SyncReport};
+pub use repo::{Describe, Reauth, Repo, RepoConfig, RepoEvent, SyncOutcome, SyncReport};
 
 /// What can go wrong in the engine, as one line each.
 #[derive(Debug, thiserror::Error)]

@@ -98,6 +98,8 @@ pub struct Repo {
     pub(crate) shutdown: CancellationToken,
     pub(crate) ws_config: WebSocketConfig,
     pub(crate) outgoing_queue: usize,
+    /// Bumped to make connections re-check their tokens.
+    pub(crate) reload: Arc<tokio::sync::watch::Sender<u64>>,
     /// Numbers connections.
     pub(crate) next_conn: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -185,9 +187,17 @@ impl Repo {
         self.send(Command::Broadcast { id, data })
     }
 
-    /// Serves an accepted websocket until it closes.
-    pub async fn serve_socket(&self, socket: ServerSocket, access: Access) {
-        connection::run(self.clone(), socket, gapmap_proto::Role::Server, access, Vec::new(), None).await;
+    /// Serves an accepted websocket until it closes. With `auth`, the
+    /// connection's token is checked again on every [`Repo::reauthorize`].
+    pub async fn serve_socket(&self, socket: ServerSocket, access: Access, auth: Option<Reauth>) {
+        connection::run(self.clone(), socket, gapmap_proto::Role::Server, access, Vec::new(), None, auth).await;
+    }
+
+    /// Re-checks every connection's token (the tokens file was re-read):
+    /// narrowed access applies at once, a token no longer valid closes its
+    /// connection.
+    pub fn reauthorize(&self) {
+        self.reload.send_modify(|generation| *generation += 1);
     }
 
     /// Dials `url` and syncs every document in `ids` (every document in the
@@ -208,6 +218,7 @@ impl Repo {
             Access::full(),
             ids,
             Some(watch),
+            None,
         ));
         let result = done_rx.await.map_err(|_| Error::Remote(format!("{url} closed the connection")))?;
         let _ = task.await;
@@ -235,6 +246,9 @@ impl Repo {
         PeerId::new(config.peer_id.clone())
     }
 }
+
+/// An authorizer and the token a connection presented, to check again later.
+pub type Reauth = (Arc<dyn crate::routes::Authorizer>, Option<String>);
 
 /// What a one-shot sync connection waits for.
 pub(crate) struct SyncWatch {

@@ -1,0 +1,102 @@
+//! The HTTP face of a repo: the websocket endpoint (any path, as
+//! automerge-repo clients connect to the server's root), `/healthz` and
+//! `/metrics`. The relay, `gapmap serve` and `gapmap ui` mount these and add
+//! their own routes.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, Response, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use gapmap_proto::Access;
+
+use crate::metrics::Refusal;
+use crate::server::{self, bearer_token, is_upgrade, plain};
+use crate::Repo;
+
+/// Decides what a connection may do from its bearer token (`None`: no
+/// token given). `None` refuses the upgrade with HTTP 401.
+pub trait Authorizer: Send + Sync + 'static {
+    /// The access of a token, now.
+    fn authorize(&self, token: Option<&str>) -> Option<Access>;
+}
+
+/// Everyone may read and write everything (`--open`).
+pub struct Open;
+
+impl Authorizer for Open {
+    fn authorize(&self, _token: Option<&str>) -> Option<Access> {
+        Some(Access::full())
+    }
+}
+
+/// One shared secret gives full access (`gapmap serve --token T`).
+pub struct SharedSecret(pub String);
+
+impl Authorizer for SharedSecret {
+    fn authorize(&self, token: Option<&str>) -> Option<Access> {
+        let given = token?.as_bytes();
+        let want = self.0.as_bytes();
+        let same = given.len() == want.len() && given.iter().zip(want).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
+        same.then(Access::full)
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    repo: Repo,
+    auth: Arc<dyn Authorizer>,
+}
+
+/// The sync endpoint plus `/healthz` and `/metrics`. A websocket upgrade on
+/// any path not claimed by another route is a sync connection; the
+/// caller's `fallback` (if any) serves plain HTTP requests there.
+pub fn sync_routes(repo: Repo, auth: Arc<dyn Authorizer>, fallback: Option<Router>) -> Router {
+    let state = AppState { repo, auth };
+    let fallback = fallback.unwrap_or_else(|| Router::new().fallback(|| async { plain(StatusCode::NOT_FOUND, "gapmap: not found; connect with a websocket\n") }));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .fallback(move |State(state): State<AppState>, req: Request| {
+            let fallback = fallback.clone();
+            async move {
+                if is_upgrade(req.headers()) {
+                    upgrade(state, req)
+                } else {
+                    use tower::ServiceExt;
+                    match fallback.oneshot(req).await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    }
+                }
+            }
+        })
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>) -> Response<Body> {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+        .body(Body::from(state.repo.metrics().render()))
+        .expect("static response")
+}
+
+fn upgrade(state: AppState, req: Request) -> Response<Body> {
+    let token = bearer_token(&req);
+    let Some(access) = state.auth.authorize(token.as_deref()) else {
+        state.repo.metrics().refused(Refusal::Unauthorized);
+        tracing::info!(peer = ?req.extensions().get::<server::PeerAddr>(), "refused: no valid token");
+        let mut response = plain(StatusCode::UNAUTHORIZED, "a valid token is required\n");
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static header"));
+        return response;
+    };
+    let repo = state.repo.clone();
+    let auth = state.auth.clone();
+    server::upgrade(req, repo.ws_config(), &repo.tracker().clone(), move |socket| async move {
+        repo.serve_socket(socket, access, Some((auth, token))).await;
+    })
+}

@@ -1,0 +1,89 @@
+//! Real websockets on loopback: repos sync through a relay repo.
+
+use std::sync::Arc;
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ReadDoc, ROOT};
+use gapmap_repo::routes::{sync_routes, Open};
+use gapmap_repo::server::{serve, ServerConfig};
+use gapmap_repo::{DocumentId, Repo, RepoConfig, SyncOutcome};
+use gapmap_store::{DocMeta, Store};
+
+struct Node {
+    _dir: tempfile::TempDir,
+    repo: Repo,
+}
+
+fn node(name: &str) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    Node {
+        _dir: dir,
+        repo: Repo::start(RepoConfig::new(store, name)),
+    }
+}
+
+async fn relay() -> (Node, String) {
+    let relay = node("relay");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let router = sync_routes(relay.repo.clone(), Arc::new(Open), None);
+    let (tracker, shutdown) = (relay.repo.tracker().clone(), relay.repo.shutdown_token().clone());
+    tokio::spawn(serve(listener, ServerConfig::default(), router, tracker, shutdown));
+    (relay, url)
+}
+
+fn meta(id: DocumentId) -> DocMeta {
+    DocMeta { id: id.to_string(), title: String::new(), notes: 0, updated_ms: 0 }
+}
+
+async fn write(repo: &Repo, id: DocumentId, key: &str, value: &str) {
+    let mut doc = match repo.document(id).await.unwrap() {
+        Some(doc) => AutoCommit::load(&doc.save()).unwrap(),
+        None => AutoCommit::new(),
+    };
+    let before = doc.get_heads();
+    doc.put(ROOT, key, value).unwrap();
+    repo.commit(id, &mut doc, &meta(id), &before).await.unwrap();
+}
+
+async fn read(repo: &Repo, id: DocumentId, key: &str) -> Option<String> {
+    let doc = repo.document(id).await.unwrap()?;
+    doc.get(ROOT, key).unwrap().and_then(|(v, _)| v.into_string().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_peers_converge_through_a_relay() {
+    let (relay, url) = relay().await;
+    let (a, b) = (node("a"), node("b"));
+    let id = DocumentId::from_bytes(rand::random());
+
+    write(&a.repo, id, "title", "from a").await;
+    let report = a.repo.sync_with(&url, None, None).await.unwrap();
+    assert!(matches!(report.documents[&id.to_string()], SyncOutcome::InSync(_)), "{report:?}");
+    assert_eq!(read(&relay.repo, id, "title").await.as_deref(), Some("from a"));
+    // The relay stored it durably.
+    assert!(relay.repo.store().contains(&id.to_string()).unwrap());
+
+    // b clones it, both edit offline, both sync: both hold everything.
+    b.repo.sync_with(&url, None, Some(vec![id])).await.unwrap();
+    assert_eq!(read(&b.repo, id, "title").await.as_deref(), Some("from a"));
+    write(&a.repo, id, "a", "1").await;
+    write(&b.repo, id, "b", "2").await;
+    a.repo.sync_with(&url, None, None).await.unwrap();
+    b.repo.sync_with(&url, None, None).await.unwrap();
+    a.repo.sync_with(&url, None, None).await.unwrap();
+    for repo in [&a.repo, &b.repo, &relay.repo] {
+        assert_eq!(read(repo, id, "a").await.as_deref(), Some("1"));
+        assert_eq!(read(repo, id, "b").await.as_deref(), Some("2"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asking_for_a_missing_document_is_answered() {
+    let (_relay, url) = relay().await;
+    let c = node("c");
+    let id = DocumentId::from_bytes(rand::random());
+    let report = c.repo.sync_with(&url, None, Some(vec![id])).await.unwrap();
+    assert_eq!(report.documents[&id.to_string()], SyncOutcome::Unavailable);
+}
