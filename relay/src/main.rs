@@ -1,7 +1,250 @@
-//! gapmap-relay: the self-hostable sync relay (DESIGN §6).
+//! gapmap-relay: the self-hostable sync relay (DESIGN §6) — gapmap-repo in
+//! server mode, plus tokens, limits, TLS and metrics.
+//!
+//! ```text
+//! gapmap-relay --listen ADDR --data DIR [--open | --tokens FILE] [--tls-cert F --tls-key F]
+//! gapmap-relay token new
+//! ```
 
 mod tokens;
 
-fn main() {
-    println!("{}", tokens::new_secret());
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use gapmap_repo::routes::{sync_routes, Authorizer, Open};
+use gapmap_repo::server::{serve, tls_acceptor, ServerConfig};
+use gapmap_repo::{Access, DocumentId, Repo, RepoConfig};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+use crate::tokens::{Grant, Tokens};
+
+/// The gapmap relay: a small self-hosted sync server for gapmap and
+/// automerge-repo clients.
+#[derive(Debug, Parser)]
+#[command(name = "gapmap-relay", version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Tokens for the tokens file.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenAction {
+    /// Print a fresh random secret for a [[token]] table.
+    New,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Address to listen on, e.g. 0.0.0.0:8080.
+    #[arg(long, env = "GAPMAP_RELAY_LISTEN", value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Directory of the relay's own store.
+    #[arg(long, env = "GAPMAP_RELAY_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Serve anyone without a token (a LAN, a test).
+    #[arg(long, conflicts_with = "tokens")]
+    open: bool,
+    /// TOML file of [[token]] tables; re-read on SIGHUP.
+    #[arg(long, env = "GAPMAP_RELAY_TOKENS", value_name = "FILE")]
+    tokens: Option<PathBuf>,
+    /// PEM certificate chain, to serve wss:// itself.
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Largest message accepted, in bytes.
+    #[arg(long, default_value_t = 8 * 1024 * 1024, value_name = "BYTES")]
+    max_message: usize,
+    /// Most simultaneous connections.
+    #[arg(long, default_value_t = 20_000)]
+    max_connections: usize,
+    /// Most documents one connection may sync.
+    #[arg(long, default_value_t = 1_000)]
+    max_docs_per_connection: usize,
+    /// Seconds a connection may take to upgrade and send its join.
+    #[arg(long, default_value_t = 10)]
+    handshake_timeout: u64,
+    /// Close connections silent for this many seconds.
+    #[arg(long, default_value_t = 600)]
+    idle_timeout: u64,
+    /// More logging (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.run.verbose);
+    let result = match cli.command {
+        Some(Command::Token { action: TokenAction::New }) => {
+            println!("{}", tokens::new_secret());
+            Ok(())
+        }
+        None => run(cli.run),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("gapmap-relay: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "info,automerge=off",
+        1 => "debug,automerge=warn,hyper=info,tungstenite=info",
+        _ => "trace",
+    };
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// The relay's authorizer: the tokens file as last read.
+struct TokenAuth {
+    tokens: RwLock<Tokens>,
+}
+
+impl Authorizer for TokenAuth {
+    fn authorize(&self, token: Option<&str>) -> Option<Access> {
+        let grant = self.tokens.read().ok()?.check(token?, SystemTime::now())?;
+        Some(to_access(&grant))
+    }
+}
+
+fn to_access(grant: &Grant) -> Access {
+    let base = match grant.access {
+        tokens::Access::Write => Access::full(),
+        tokens::Access::Read => Access::read_only(),
+    };
+    match &grant.docs {
+        None => base,
+        // An id that is not a document id can match nothing; drop it.
+        Some(docs) => base.only(docs.iter().filter_map(|d| DocumentId::parse(d).ok())),
+    }
+}
+
+fn run(args: RunArgs) -> Result<()> {
+    let Some(listen) = args.listen else {
+        bail!("--listen ADDR is required, e.g. gapmap-relay --listen 0.0.0.0:8080 --data /var/lib/gapmap-relay --tokens tokens.toml");
+    };
+    let Some(data) = args.data.clone() else {
+        bail!("--data DIR is required: the directory where the relay stores documents");
+    };
+    let token_auth = match (&args.tokens, args.open) {
+        (Some(path), _) => {
+            let tokens = Tokens::load(path)?;
+            if tokens.is_empty() {
+                tracing::warn!(path = %path.display(), "the tokens file holds no token: every connection will be refused");
+            }
+            Some(Arc::new(TokenAuth { tokens: RwLock::new(tokens) }))
+        }
+        (None, true) => None,
+        (None, false) => bail!("choose who may connect: --tokens FILE (see `gapmap-relay token new`) or --open for anyone"),
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
+        _ => None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve_relay(args, listen, &data, token_auth, tls))
+}
+
+async fn serve_relay(
+    args: RunArgs,
+    listen: SocketAddr,
+    data: &Path,
+    token_auth: Option<Arc<TokenAuth>>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> Result<()> {
+    let auth: Arc<dyn Authorizer> = match &token_auth {
+        Some(tokens) => tokens.clone(),
+        None => Arc::new(Open),
+    };
+    let store = gapmap_store::Store::open(data).with_context(|| format!("opening the relay store in {}", data.display()))?;
+    let mut config = RepoConfig::new(store, format!("gapmap-relay-{}", hex::encode(rand::random::<[u8; 6]>())));
+    config.limits.decode.max_frame_size = args.max_message;
+    config.limits.max_documents_per_connection = args.max_docs_per_connection;
+    config.limits.handshake_timeout_ms = args.handshake_timeout * 1000;
+    config.limits.idle_timeout_ms = Some(args.idle_timeout * 1000);
+    let repo = Repo::start(config);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    tracing::info!(address = %listener.local_addr()?, "gapmap-relay listening ({scheme}://)");
+    let server_config = ServerConfig {
+        max_connections: args.max_connections,
+        handshake_timeout: Duration::from_secs(args.handshake_timeout),
+        tls,
+    };
+    let router = sync_routes(repo.clone(), auth, None);
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(serve(listener, server_config, router, repo.tracker().clone(), shutdown.clone()));
+    signals(&args, &repo, token_auth.as_deref(), shutdown.clone()).await?;
+    tracing::info!("draining connections");
+    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    repo.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT (then returns: drain and exit); re-reads the
+/// tokens file on SIGHUP.
+async fn signals(args: &RunArgs, repo: &Repo, auth: Option<&TokenAuth>, shutdown: CancellationToken) -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => reload(args, repo, auth),
+        }
+    }
+    shutdown.cancel();
+    Ok(())
+}
+
+fn reload(args: &RunArgs, repo: &Repo, auth: Option<&TokenAuth>) {
+    let (Some(path), Some(auth)) = (&args.tokens, auth) else {
+        tracing::info!("SIGHUP: no tokens file to re-read (--open)");
+        return;
+    };
+    // The authorizer given to the routes holds the tokens; swap them in place.
+    match Tokens::load(path) {
+        Ok(tokens) => {
+            *auth.tokens.write().unwrap_or_else(|e| e.into_inner()) = tokens;
+            tracing::info!(path = %path.display(), "SIGHUP: tokens re-read");
+            repo.reauthorize();
+        }
+        Err(err) => tracing::error!(%err, "SIGHUP: keeping the previous tokens"),
+    }
 }
