@@ -56,26 +56,43 @@
 #![deny(missing_docs)]
 
 mod canvas;
+mod describe;
+mod coverage;
+pub mod diff;
 mod doc_id;
 mod error;
+mod evidence;
 mod field;
+pub mod guide;
 mod history;
+mod id;
+mod interview;
 mod job;
 mod member;
 mod note;
+mod outcome;
 mod rank;
 pub mod render;
+mod round;
 mod section;
 mod status;
+pub mod time;
 
-pub use canvas::Canvas;
+pub use canvas::{Canvas, RATING_RANGE};
+pub use coverage::{Coverage, GapItem, LinkKind};
+pub use diff::{diff, CanvasDiff};
 pub use doc_id::DocId;
 pub use error::{CanvasError, Result};
+pub use evidence::{Evidence, ReviewItem, Suggestion};
+pub use guide::{Guide, GuideItem};
 pub use history::HistoryEntry;
+pub use interview::{Effect, Finding, FindingId, FindingTarget, Interview, InterviewId};
 pub use job::{Customer, Job};
 pub use member::Member;
 pub use note::{Comment, Note, NoteId, Position, Rating};
+pub use outcome::{opportunity, OutcomeScore};
 pub use render::{to_json, to_markdown, to_terminal};
+pub use round::{Point, Round, RoundId};
 pub use section::{Group, Section};
 pub use status::Status;
 
