@@ -39,6 +39,9 @@ pub(crate) enum Command {
     Closed { conn: ConnId },
     /// The application reads a document held in memory.
     Get { id: DocumentId, reply: oneshot::Sender<Option<Automerge>> },
+    /// The application catches up a copy it holds: the changes after `heads`
+    /// of the document in memory, if it is in memory.
+    ChangesSince { id: DocumentId, heads: Vec<ChangeHash>, reply: oneshot::Sender<Option<Vec<u8>>> },
     /// The application made a durable local change.
     LocalChange { id: DocumentId, changes: Vec<u8> },
     /// The application sends an ephemeral message.
@@ -111,6 +114,9 @@ fn hex(bytes: &[u8]) -> String {
 struct Conn {
     outgoing: mpsc::Sender<Vec<u8>>,
     kill: CancellationToken,
+    /// Whether we dialled it: local documents are offered to the remotes we
+    /// dialled, including ones created while connected.
+    dialled: bool,
 }
 
 struct Loop {
@@ -175,7 +181,7 @@ impl Loop {
                 open,
             } => {
                 self.metrics.connection_opened();
-                self.conns.insert(conn, Conn { outgoing, kill });
+                self.conns.insert(conn, Conn { outgoing, kill, dialled: role == Role::Client });
                 self.event(Event::ConnectionOpened { conn, role, access }, None);
                 for document_id in open {
                     self.event(Event::Open { conn, document_id }, None);
@@ -195,9 +201,21 @@ impl Loop {
             Command::Get { id, reply } => {
                 let _ = reply.send(self.engine.document(&id).cloned());
             }
+            Command::ChangesSince { id, heads, reply } => {
+                let _ = reply.send(self.engine.document(&id).map(|d| d.save_after(&heads)));
+            }
             Command::LocalChange { id, changes } => {
                 self.loaded.insert(id);
                 self.event(Event::LocalChange { document_id: id, changes }, None);
+                let new_to: Vec<ConnId> = self
+                    .conns
+                    .iter()
+                    .filter(|(conn, c)| c.dialled && !self.engine.documents_of(**conn).any(|d| d == id))
+                    .map(|(conn, _)| *conn)
+                    .collect();
+                for conn in new_to {
+                    self.event(Event::Open { conn, document_id: id }, None);
+                }
                 let _ = self.events.send(RepoEvent::Changed(id));
             }
             Command::Broadcast { id, data } => {

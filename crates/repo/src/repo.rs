@@ -162,6 +162,54 @@ impl Repo {
         Ok(loaded.map(|mut d| d.document().clone()))
     }
 
+    /// The changes after `heads` of the document as held in memory; `None`
+    /// when it is not in memory (then the store is up to date).
+    pub async fn changes_since(&self, id: DocumentId, heads: Vec<ChangeHash>) -> Result<Option<Vec<u8>>, Error> {
+        self.ask(|reply| Command::ChangesSince { id, heads, reply }).await
+    }
+
+    /// Stays connected to `url` until `stop`: syncs every document in the
+    /// store (and every one created later is offered on the next
+    /// reconnect), applies remote changes as they come, and reconnects with
+    /// exponential backoff and jitter when the connection drops. Reports
+    /// each connection attempt's failure through `on_error`.
+    pub async fn stay_connected(
+        &self,
+        url: String,
+        token: Option<String>,
+        stop: CancellationToken,
+        on_error: impl Fn(&Error) + Send,
+    ) {
+        let mut backoff = client::Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
+        while !stop.is_cancelled() {
+            let attempt = async {
+                let socket = client::dial(&url, token.as_deref(), self.ws_config, Duration::from_secs(15)).await?;
+                let ids = self.stored_ids()?;
+                Ok::<_, Error>((socket, ids))
+            };
+            let started = std::time::Instant::now();
+            match attempt.await {
+                Ok((socket, ids)) => {
+                    tracing::info!(%url, documents = ids.len(), "connected");
+                    let run = connection::run(self.clone(), socket, gapmap_proto::Role::Client, Access::full(), ids, None, None);
+                    tokio::select! {
+                        _ = run => tracing::info!(%url, "disconnected"),
+                        _ = stop.cancelled() => return,
+                    }
+                    if started.elapsed() > Duration::from_secs(10) {
+                        backoff.reset();
+                    }
+                }
+                Err(err) => on_error(&err),
+            }
+            let delay = backoff.next_delay(rand::random::<f64>());
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stop.cancelled() => return,
+            }
+        }
+    }
+
     /// Makes a local change durable and tells every peer: `doc` holds the
     /// document with the change, `since` the heads it had before (what the
     /// peers may already know).
