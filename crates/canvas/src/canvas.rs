@@ -1,6 +1,13 @@
 //! [`Canvas`]: typed reads and writes over the Automerge document.
 
+mod annotations;
+mod anonymise;
+mod import;
+mod interviews;
 mod notes;
+mod rounds;
+
+pub use annotations::RATING_RANGE;
 
 use std::collections::BTreeMap;
 

@@ -67,6 +67,87 @@ pub enum CanvasError {
     /// A string that is neither a document id nor an `automerge:` URL.
     #[error("invalid document id {0:?}: expected a base58check id or an automerge:<id> URL")]
     InvalidDocId(String),
+    /// No interview, finding, round or comment id matches (or starts with)
+    /// the given string.
+    #[error("no {kind} id starts with {given:?}")]
+    UnknownId {
+        /// What kind of thing: "interview", "finding", "comment", "round".
+        kind: &'static str,
+        /// What was given.
+        given: String,
+    },
+    /// Several ids of one kind start with the given prefix.
+    #[error("{kind} prefix {prefix:?} is ambiguous: {}", matches.join(", "))]
+    AmbiguousId {
+        /// What kind of thing.
+        kind: &'static str,
+        /// The prefix that was given.
+        prefix: String,
+        /// Every matching id, sorted.
+        matches: Vec<String>,
+    },
+    /// An id prefix shorter than four characters.
+    #[error("{kind} prefix is too short: give at least 4 characters of the {kind} id")]
+    IdTooShort {
+        /// What kind of thing.
+        kind: &'static str,
+    },
+    /// A required piece of text (an interviewee's name, a question, a
+    /// finding, a transcript line, a comment, a round label) was empty.
+    #[error("{0} is empty")]
+    Empty(&'static str),
+    /// A date that is not a real `YYYY-MM-DD` calendar date.
+    #[error("invalid date {0:?}: expected YYYY-MM-DD, e.g. 2024-05-17")]
+    InvalidDate(String),
+    /// A note given as evidence, a link end or a rating target is in the trash.
+    #[error("note {0} is in the trash: restore it first (gapmap restore {0})")]
+    NoteTrashed(String),
+    /// A link kind other than addresses, causes or relates.
+    #[error("unknown link kind {0:?}; valid kinds: addresses, causes, relates")]
+    UnknownLinkKind(String),
+    /// A note linked to itself.
+    #[error("a note cannot be linked to itself")]
+    SelfLink,
+    /// A rating outside 1–10.
+    #[error("{what} must be a whole number from 1 to 10, got {given}")]
+    RatingOutOfRange {
+        /// "importance" or "satisfaction".
+        what: &'static str,
+        /// What was given.
+        given: i64,
+    },
+    /// A rating for a note that is not a success outcome.
+    #[error("note {id} is in section {section}: only success outcomes (goal, hazard, problem) take ratings")]
+    NotAnOutcome {
+        /// The note id.
+        id: String,
+        /// Its section id.
+        section: &'static str,
+    },
+    /// A round label already used by another round.
+    #[error("a round labelled {0:?} already exists: pick another label (see gapmap round list)")]
+    RoundExists(String),
+    /// A round label that is reserved for a point in time.
+    #[error("{0:?} cannot be a round label: it means the present state")]
+    ReservedLabel(String),
+    /// A point in history that is neither `now`, a round, nor a date.
+    #[error("unknown point {0:?}: give a round label or id (see gapmap round list), a date YYYY-MM-DD[THH:MM], or now")]
+    UnknownPoint(String),
+    /// A point in time before the first change of the canvas.
+    #[error("the canvas did not exist yet at {given} (it was created {created})")]
+    BeforeCanvas {
+        /// The point as given.
+        given: String,
+        /// When the canvas was created, `YYYY-MM-DD HH:MM` UTC.
+        created: String,
+    },
+    /// A round whose recorded heads are not in this document (e.g. one
+    /// re-imported from a JSON export, which carries no history).
+    #[error("round {0:?} has no history in this canvas (it came from a JSON import)")]
+    RoundWithoutHistory(String),
+    /// JSON that is not a gapmap export (see docs/export-format.md).
+    #[error("not a gapmap JSON export: {0}")]
+    NotAnExport(String),
     /// An error from Automerge itself while changing the document.
     #[error("automerge: {0}")]
     Automerge(#[from] AutomergeError),

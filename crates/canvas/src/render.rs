@@ -1,9 +1,14 @@
 //! Renderings of a canvas: JSON (`gapmap show --json`), Markdown, HTML,
-//! SVG, and a board for the terminal. Trashed notes are left out of all of them.
+//! SVG, and a board for the terminal; the full JSON export and CSV for
+//! spreadsheets. Trashed notes are left out of all of them but the JSON
+//! export, which keeps the trash.
 
+mod csv;
+mod export;
 mod html;
 mod json;
 mod markdown;
+mod research;
 mod styled;
 mod svg;
 mod terminal;
@@ -11,6 +16,8 @@ mod wrap;
 
 use std::collections::BTreeMap;
 
+pub use csv::{to_csv_findings, to_csv_notes};
+pub use export::{to_export_json, EXPORT_SCHEMA};
 pub use html::to_html;
 pub use json::to_json;
 pub use markdown::to_markdown;

@@ -24,7 +24,27 @@ impl Canvas {
         author: &str,
         now_ms: i64,
     ) -> Result<NoteId> {
-        let text = note_text(text)?;
+        let new = self.prepare_note(section, text, tags)?;
+        self.write(now_ms, |doc| {
+            let id = new.insert(doc, author, now_ms)?;
+            let message = format!(
+                "add note {} to {section}: \"{}\"",
+                id.short(),
+                excerpt(&new.text)
+            );
+            Ok((id, message))
+        })
+    }
+
+    /// Checks a note about to be added and picks its id and rank, so it can
+    /// be written inside another change (a finding that makes a note).
+    pub(super) fn prepare_note(
+        &self,
+        section: Section,
+        text: &str,
+        tags: &[String],
+    ) -> Result<NewNote> {
+        let text = note_text(text)?.to_string();
         let tags = normalize_tags(tags)?;
         let mut id = NoteId::random();
         while self.note_obj(&id).is_ok() {
@@ -32,33 +52,14 @@ impl Canvas {
         }
         let neighbours = self.section_notes(section);
         let (rank, renamed) = place(&neighbours, neighbours.len());
-        self.write(now_ms, |doc| {
-            let notes = ensure_map(doc, &ROOT, "notes")?;
-            let note = doc.put_object(&notes, id.as_str(), ObjType::Map)?;
-            doc.put(&note, "section", section.id())?;
-            put_text(doc, &note, "text", text)?;
-            doc.put(&note, "rank", rank.as_str())?;
-            doc.put(&note, "status", Status::Hypothesis.as_str())?;
-            let tag_map = doc.put_object(&note, "tags", ObjType::Map)?;
-            for tag in &tags {
-                doc.put(&tag_map, tag.as_str(), true)?;
-            }
-            for key in ["links", "votes", "comments", "ratings"] {
-                doc.put_object(&note, key, ObjType::Map)?;
-            }
-            doc.put(&note, "author", author.trim())?;
-            doc.put(&note, "created_at", now_ms)?;
-            doc.put(&note, "updated_at", now_ms)?;
-            doc.put(&note, "trashed_at", null())?;
-            rerank(doc, &notes, &renamed)?;
-            let message = format!(
-                "add note {} to {section}: \"{}\"",
-                id.short(),
-                excerpt(text)
-            );
-            Ok(((), message))
-        })?;
-        Ok(id)
+        Ok(NewNote {
+            id,
+            section,
+            text,
+            tags,
+            rank,
+            renamed,
+        })
     }
 
     /// Replaces a note's text; the change is stored as character edits, so a
@@ -279,14 +280,49 @@ impl Canvas {
     }
 
     /// The map object of a note.
-    fn note_obj(&self, id: &NoteId) -> Result<ObjId> {
+    pub(super) fn note_obj(&self, id: &NoteId) -> Result<ObjId> {
         get_map(&self.doc, &ROOT, "notes")
             .and_then(|notes| get_map(&self.doc, &notes, id.as_str()))
             .ok_or_else(|| unknown(id))
     }
 }
 
-fn unknown(id: &NoteId) -> CanvasError {
+/// A note checked and placed by [`Canvas::prepare_note`], not written yet.
+pub(super) struct NewNote {
+    id: NoteId,
+    section: Section,
+    text: String,
+    tags: Vec<String>,
+    rank: String,
+    renamed: Vec<(NoteId, String)>,
+}
+
+impl NewNote {
+    /// Writes the note (inside the caller's change) and returns its id.
+    pub(super) fn insert(&self, doc: &mut AutoCommit, author: &str, now_ms: i64) -> Result<NoteId> {
+        let notes = ensure_map(doc, &ROOT, "notes")?;
+        let note = doc.put_object(&notes, self.id.as_str(), ObjType::Map)?;
+        doc.put(&note, "section", self.section.id())?;
+        put_text(doc, &note, "text", &self.text)?;
+        doc.put(&note, "rank", self.rank.as_str())?;
+        doc.put(&note, "status", Status::Hypothesis.as_str())?;
+        let tag_map = doc.put_object(&note, "tags", ObjType::Map)?;
+        for tag in &self.tags {
+            doc.put(&tag_map, tag.as_str(), true)?;
+        }
+        for key in ["links", "votes", "comments", "ratings"] {
+            doc.put_object(&note, key, ObjType::Map)?;
+        }
+        doc.put(&note, "author", author.trim())?;
+        doc.put(&note, "created_at", now_ms)?;
+        doc.put(&note, "updated_at", now_ms)?;
+        doc.put(&note, "trashed_at", null())?;
+        rerank(doc, &notes, &self.renamed)?;
+        Ok(self.id.clone())
+    }
+}
+
+pub(super) fn unknown(id: &NoteId) -> CanvasError {
     CanvasError::UnknownNote(id.to_string())
 }
 

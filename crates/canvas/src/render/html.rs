@@ -5,6 +5,8 @@
 use std::fmt::Write;
 
 use super::live_by_section;
+use super::research;
+use crate::evidence::Evidence;
 use crate::{Canvas, DocId, Group, Note, Section, Status};
 
 /// Escapes text for HTML element content and attribute values.
@@ -36,11 +38,20 @@ section h3{margin:0 0 .5rem;font-size:1rem;text-transform:uppercase;letter-spaci
 .note.validated{background:#c9f2c7}.note.invalidated{background:#f6c4c4;text-decoration:line-through}
 .meta{display:block;font-size:.75rem;color:#555;margin-top:.2rem}
 .empty{color:#999;font-style:italic}
+.evidence{font-weight:600;color:#2a6f4e}
+.interview{margin:.75rem 0}.finding.contradicts strong{color:#a33}
+table{border-collapse:collapse;background:#fff}td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:left}
+.coverage{list-style:none;padding:0}.coverage .open{color:#a33}
 ";
 
 /// The canvas as one self-contained HTML document.
+///
+/// After the canvas, when there is something to show: interviews with their
+/// findings, rounds, the gap-coverage checklist and outcome opportunities;
+/// notes with evidence carry a `+2 −1 · 2 interviewees` badge.
 pub fn to_html(canvas: &Canvas, id: &DocId) -> String {
     let notes = live_by_section(canvas);
+    let evidence = canvas.evidence();
     let title = canvas.title();
     let mut out = String::new();
     let _ = write!(
@@ -76,7 +87,7 @@ pub fn to_html(canvas: &Canvas, id: &DocId) -> String {
             s.push_str("<p class=\"empty\">(empty)</p>\n");
         }
         for note in list {
-            s.push_str(&note_html(note));
+            s.push_str(&note_html(note, evidence.get(&note.id)));
         }
         s.push_str("</section>\n");
         s
@@ -104,11 +115,12 @@ pub fn to_html(canvas: &Canvas, id: &DocId) -> String {
         }
         out.push_str("</div>\n");
     }
+    out.push_str(&research::html(canvas));
     out.push_str("</body>\n</html>\n");
     out
 }
 
-fn note_html(note: &Note) -> String {
+fn note_html(note: &Note, evidence: Option<&Evidence>) -> String {
     let status = match note.status {
         Status::Hypothesis => "hypothesis",
         Status::Validated => "validated",
@@ -120,10 +132,11 @@ fn note_html(note: &Note) -> String {
         .map(|t| format!(" #{}", escape(t)))
         .collect();
     format!(
-        "<div class=\"note {status}\" data-note-id=\"{id}\">{text}<span class=\"meta\">{status} · {author}{tags}</span></div>\n",
+        "<div class=\"note {status}\" data-note-id=\"{id}\">{text}<span class=\"meta\">{status} · {author}{tags}{evidence}</span></div>\n",
         id = escape(note.id.as_str()),
         text = escape(&note.text),
         author = escape(&note.author),
+        evidence = research::html_evidence(evidence),
     )
 }
 

@@ -3,15 +3,22 @@
 use std::fmt::Write;
 
 use super::live_by_section;
+use super::research;
+use crate::evidence::Evidence;
 use crate::{Canvas, DocId, Group, Note, Section};
 
 /// The canvas as a Markdown document: the title, the document URL, the job
 /// statement, the customer, then each framework with its sections and notes
-/// as list items (`- [validated] text #tag`). Progress canvas sections are
-/// always listed (an empty one says so); the other frameworks show only the
-/// sections that hold notes, and are left out when they hold none.
+/// as list items (`- [validated] text #tag`, then the note's evidence when
+/// interviews found some: `_(+2 −1 · 2 interviewees)_`). Progress canvas
+/// sections are always listed (an empty one says so); the other frameworks
+/// show only the sections that hold notes, and are left out when they hold
+/// none. Then, when there is something to show: the interviews with their
+/// findings, the rounds, the gap-coverage checklist and the outcome
+/// opportunities.
 pub fn to_markdown(canvas: &Canvas, id: &DocId) -> String {
     let notes = live_by_section(canvas);
+    let evidence = canvas.evidence();
     let mut out = String::new();
     let title = one_line(&canvas.title());
     let _ = writeln!(
@@ -60,11 +67,12 @@ pub fn to_markdown(canvas: &Canvas, id: &DocId) -> String {
                 continue;
             }
             for note in list {
-                out.push_str(&note_item(note));
+                out.push_str(&note_item(note, evidence.get(&note.id)));
             }
             out.push('\n');
         }
     }
+    out.push_str(&research::markdown(canvas));
     while out.ends_with("\n\n") {
         out.pop();
     }
@@ -73,7 +81,7 @@ pub fn to_markdown(canvas: &Canvas, id: &DocId) -> String {
 
 /// `- [status] text  #tag #tag`; later lines of a multi-line text are
 /// indented to stay inside the list item.
-fn note_item(note: &Note) -> String {
+fn note_item(note: &Note, evidence: Option<&Evidence>) -> String {
     let mut lines = note
         .text
         .lines()
@@ -88,6 +96,7 @@ fn note_item(note: &Note) -> String {
         let tags: Vec<String> = note.tags.iter().map(|t| format!("#{t}")).collect();
         let _ = write!(item, "  {}", tags.join(" "));
     }
+    item.push_str(&research::md_evidence(evidence));
     item.push('\n');
     item
 }
@@ -146,7 +155,10 @@ mod tests {
              ### Design\n\n_(empty)_\n\n\
              ## Universal job map\n\n\
              ### 5. Execute\n\n\
-             - [hypothesis] Writes on the laptop\n",
+             - [hypothesis] Writes on the laptop\n\n\
+             ## Gap coverage\n\n\
+             _What can you design that fills the gap better than anything else?_\n\n\
+             - [ ] Catalyst: Quiet carriages\n",
             id.url()
         );
         assert_eq!(md, expected);

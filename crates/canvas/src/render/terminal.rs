@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use super::live_by_section;
 use super::styled::{width as display_width, Line, Span, Style};
 use super::wrap::{words, wrap};
+use crate::evidence::Evidence;
+use crate::NoteId;
 use crate::{Canvas, DocId, Group, Note, Section, Status};
 
 /// Below this width the progress canvas is stacked instead of in columns.
@@ -25,23 +27,25 @@ const HANGING_MIN_WIDTH: usize = 30;
 /// only the sections that hold notes.
 ///
 /// Each note shows a status marker (`?` hypothesis, `✓` validated, `✗`
-/// invalidated), the first six characters of its id, its text and its tags.
+/// invalidated), the first six characters of its id, its text, its tags
+/// and, when interviews found evidence about it, `[+2 −1 · 2 interviewees]`.
 /// No line is wider than `width` display cells (for any `width` of 16 or
 /// more). With `color` the markers, headings and tags use ANSI colours;
 /// without it the output holds no escape codes at all (control characters
 /// in note texts are replaced either way).
 pub fn to_terminal(canvas: &Canvas, id: &DocId, width: usize, color: bool) -> String {
     let notes = live_by_section(canvas);
+    let ev = canvas.evidence();
     let mut lines = header(canvas, id, width);
     lines.push(Line::blank());
     if width >= COLUMNS_MIN_WIDTH {
-        lines.extend(progress_columns(&notes, width));
+        lines.extend(progress_columns(&notes, &ev, width));
     } else {
-        lines.extend(progress_stacked(&notes, width));
+        lines.extend(progress_stacked(&notes, &ev, width));
     }
     lines.push(Line::blank());
     lines.extend(heading(Section::Design.title().to_uppercase(), width));
-    lines.extend(section_body(&notes[&Section::Design], width));
+    lines.extend(section_body(&notes[&Section::Design], &ev, width));
     for group in [
         Group::Forces,
         Group::Outcomes,
@@ -54,9 +58,9 @@ pub fn to_terminal(canvas: &Canvas, id: &DocId, width: usize, color: bool) -> St
         lines.push(Line::blank());
         lines.extend(heading(group.title().to_uppercase(), width));
         if group == Group::Forces && width >= COLUMNS_MIN_WIDTH {
-            lines.extend(forces_grid(&notes, width));
+            lines.extend(forces_grid(&notes, &ev, width));
         } else {
-            lines.extend(section_list(group, &notes, width));
+            lines.extend(section_list(group, &notes, &ev, width));
         }
     }
     let trashed = canvas.notes().iter().filter(|n| n.is_trashed()).count();
@@ -141,7 +145,7 @@ fn marker(status: Status) -> Span {
 }
 
 /// A note wrapped to `width`: `? abc123 text #tag`.
-fn note_lines(note: &Note, width: usize) -> Vec<Line> {
+fn note_lines(note: &Note, evidence: Option<&Evidence>, width: usize) -> Vec<Line> {
     let mut prefix = Line::new(vec![marker(note.status), Span::plain(" ")]);
     if width >= SHORT_ID_MIN_WIDTH {
         prefix.extend(Line::new(vec![
@@ -161,6 +165,9 @@ fn note_lines(note: &Note, width: usize) -> Vec<Line> {
             .iter()
             .flat_map(|t| words(&format!("#{t}"), Style::Tag)),
     );
+    if let Some(e) = evidence.filter(|e| !e.is_empty()) {
+        tokens.extend(words(&format!("[{}]", e.summary()), Style::Dim));
+    }
     let wrapped = wrap(
         &tokens,
         width.saturating_sub(prefix_w),
@@ -182,11 +189,14 @@ fn note_lines(note: &Note, width: usize) -> Vec<Line> {
 }
 
 /// The notes of a section, or "(empty)".
-fn section_body(notes: &[Note], width: usize) -> Vec<Line> {
+fn section_body(notes: &[Note], ev: &Evidences, width: usize) -> Vec<Line> {
     if notes.is_empty() {
         return vec![Line::styled("(empty)", Style::Dim)];
     }
-    notes.iter().flat_map(|n| note_lines(n, width)).collect()
+    notes
+        .iter()
+        .flat_map(|n| note_lines(n, ev.get(&n.id), width))
+        .collect()
 }
 
 /// Columns side by side, each cell padded to its column's width.
@@ -219,7 +229,14 @@ fn column_widths(width: usize, n: usize) -> Vec<usize> {
     widths
 }
 
-fn progress_columns(notes: &BTreeMap<Section, Vec<Note>>, width: usize) -> Vec<Line> {
+/// Evidence by note, read once per board.
+type Evidences = BTreeMap<NoteId, Evidence>;
+
+fn progress_columns(
+    notes: &BTreeMap<Section, Vec<Note>>,
+    ev: &Evidences,
+    width: usize,
+) -> Vec<Line> {
     let widths = column_widths(width, 3);
     let titles = ["NOW", "GAP", Section::ToBe.title()];
     let head: Vec<Vec<Line>> = titles
@@ -231,7 +248,7 @@ fn progress_columns(notes: &BTreeMap<Section, Vec<Note>>, width: usize) -> Vec<L
     let rule: Vec<String> = widths.iter().map(|&w| "─".repeat(w)).collect();
     lines.push(Line::styled(rule.join("─┼─"), Style::Dim));
 
-    let now = section_body(&notes[&Section::Now], widths[0]);
+    let now = section_body(&notes[&Section::Now], ev, widths[0]);
     let mut gap = Vec::new();
     for (i, section) in [Section::Constraint, Section::Catalyst]
         .into_iter()
@@ -241,14 +258,18 @@ fn progress_columns(notes: &BTreeMap<Section, Vec<Note>>, width: usize) -> Vec<L
             gap.push(Line::blank());
         }
         gap.extend(paragraph(section.title(), Style::Bold, widths[1]));
-        gap.extend(section_body(&notes[&section], widths[1]));
+        gap.extend(section_body(&notes[&section], ev, widths[1]));
     }
-    let to_be = section_body(&notes[&Section::ToBe], widths[2]);
+    let to_be = section_body(&notes[&Section::ToBe], ev, widths[2]);
     lines.extend(side_by_side(&[now, gap, to_be], &widths));
     lines
 }
 
-fn progress_stacked(notes: &BTreeMap<Section, Vec<Note>>, width: usize) -> Vec<Line> {
+fn progress_stacked(
+    notes: &BTreeMap<Section, Vec<Note>>,
+    ev: &Evidences,
+    width: usize,
+) -> Vec<Line> {
     let mut lines = Vec::new();
     for (i, section) in [
         Section::Now,
@@ -267,13 +288,13 @@ fn progress_stacked(notes: &BTreeMap<Section, Vec<Note>>, width: usize) -> Vec<L
             other => other.title().to_string(),
         };
         lines.extend(heading(title, width));
-        lines.extend(section_body(&notes[&section], width));
+        lines.extend(section_body(&notes[&section], ev, width));
     }
     lines
 }
 
 /// Push | Pull over Anxiety | Inertia; a row with no notes is left out.
-fn forces_grid(notes: &BTreeMap<Section, Vec<Note>>, width: usize) -> Vec<Line> {
+fn forces_grid(notes: &BTreeMap<Section, Vec<Note>>, ev: &Evidences, width: usize) -> Vec<Line> {
     let widths = column_widths(width, 2);
     let mut lines = Vec::new();
     for row in [
@@ -291,7 +312,7 @@ fn forces_grid(notes: &BTreeMap<Section, Vec<Note>>, width: usize) -> Vec<Line> 
             .zip(&widths)
             .map(|(s, &w)| {
                 let mut cell = paragraph(s.title(), Style::Bold, w);
-                cell.extend(section_body(&notes[s], w));
+                cell.extend(section_body(&notes[s], ev, w));
                 cell
             })
             .collect();
@@ -301,7 +322,12 @@ fn forces_grid(notes: &BTreeMap<Section, Vec<Note>>, width: usize) -> Vec<Line> 
 }
 
 /// The non-empty sections of a group, one after the other.
-fn section_list(group: Group, notes: &BTreeMap<Section, Vec<Note>>, width: usize) -> Vec<Line> {
+fn section_list(
+    group: Group,
+    notes: &BTreeMap<Section, Vec<Note>>,
+    ev: &Evidences,
+    width: usize,
+) -> Vec<Line> {
     let mut lines = Vec::new();
     for (i, section) in group.sections().enumerate() {
         let list = &notes[&section];
@@ -317,7 +343,7 @@ fn section_list(group: Group, notes: &BTreeMap<Section, Vec<Note>>, width: usize
             section.title().to_string()
         };
         lines.extend(paragraph(&title, Style::Bold, width));
-        lines.extend(section_body(list, width));
+        lines.extend(section_body(list, ev, width));
     }
     lines
 }

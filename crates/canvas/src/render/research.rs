@@ -1,0 +1,251 @@
+//! The research parts of the Markdown and HTML exports: evidence per note,
+//! interviews with their findings, the round history, the gap-coverage
+//! checklist and outcome opportunities. Each part is left out when there
+//! is nothing to show.
+
+use std::fmt::Write;
+
+use super::html::escape;
+use crate::evidence::Evidence;
+use crate::time::format_datetime;
+use crate::{Canvas, Effect, Interview};
+
+/// ` _(+2 −1 · 2 interviewees)_` after a Markdown note, or nothing.
+pub(super) fn md_evidence(evidence: Option<&Evidence>) -> String {
+    match evidence {
+        Some(e) if !e.is_empty() => format!("  _({})_", e.summary()),
+        _ => String::new(),
+    }
+}
+
+/// The evidence badge of an HTML note, or nothing.
+pub(super) fn html_evidence(evidence: Option<&Evidence>) -> String {
+    match evidence {
+        Some(e) if !e.is_empty() => format!(
+            " <span class=\"evidence\" title=\"{}\">{}</span>",
+            escape(&e.interviewees.join(", ")),
+            escape(&e.summary())
+        ),
+        _ => String::new(),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn interview_title(i: &Interview) -> String {
+    let mut title = format!("{} — {}", i.date, one_line(&i.interviewee));
+    if !i.customer_type.trim().is_empty() {
+        let _ = write!(title, " ({})", one_line(&i.customer_type));
+    }
+    title
+}
+
+/// What a finding is about, for a list item: `supports “note text”`.
+fn finding_about(canvas: &Canvas, effect: Effect, note: Option<&crate::NoteId>) -> String {
+    match note.and_then(|n| canvas.note(n)) {
+        Some(n) => format!(
+            "{effect} \u{201c}{}\u{201d} ({})",
+            one_line(&n.text),
+            n.section
+        ),
+        None => effect.to_string(),
+    }
+}
+
+/// The Markdown sections after the canvas.
+pub(super) fn markdown(canvas: &Canvas) -> String {
+    let mut out = String::new();
+    let interviews = canvas.interviews();
+    if !interviews.is_empty() {
+        out.push_str("## Interviews\n\n");
+        if canvas.is_anonymised() {
+            out.push_str("_Interviewees are pseudonymised._\n\n");
+        }
+        for i in &interviews {
+            let _ = writeln!(out, "### {}\n", interview_title(i));
+            let n = i.findings.len();
+            let plural = if n == 1 { "" } else { "s" };
+            let _ = writeln!(
+                out,
+                "_by {} · {} question{} · {n} finding{plural}_\n",
+                one_line(&i.author),
+                i.questions.len(),
+                if i.questions.len() == 1 { "" } else { "s" }
+            );
+            for f in &i.findings {
+                let _ = writeln!(
+                    out,
+                    "- {}: {}",
+                    finding_about(canvas, f.effect, f.note.as_ref()),
+                    one_line(&f.text)
+                );
+            }
+            if n > 0 {
+                out.push('\n');
+            }
+        }
+    }
+    let rounds = canvas.rounds();
+    if !rounds.is_empty() {
+        out.push_str("## Rounds\n\n| round | started | by | about |\n|---|---|---|---|\n");
+        for r in &rounds {
+            let focus: Vec<&str> = r.focus.iter().map(|s| s.id()).collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                one_line(&r.label).replace('|', "\\|"),
+                format_datetime(r.at),
+                one_line(&r.author).replace('|', "\\|"),
+                focus.join(", ")
+            );
+        }
+        out.push('\n');
+    }
+    let coverage = canvas.coverage();
+    if !coverage.constraints.is_empty() || !coverage.catalysts.is_empty() {
+        out.push_str("## Gap coverage\n\n_What can you design that fills the gap better than anything else?_\n\n");
+        for (kind, items) in [
+            ("Constraint", &coverage.constraints),
+            ("Catalyst", &coverage.catalysts),
+        ] {
+            for item in items {
+                let check = if item.is_covered() { "x" } else { " " };
+                let _ = write!(out, "- [{check}] {kind}: {}", one_line(&item.note.text));
+                if item.is_covered() {
+                    let by: Vec<String> = item
+                        .by
+                        .iter()
+                        .map(|d| format!("\u{201c}{}\u{201d}", one_line(&d.text)))
+                        .collect();
+                    let _ = write!(out, " — addressed by {}", by.join(", "));
+                }
+                out.push('\n');
+            }
+        }
+        out.push('\n');
+    }
+    let outcomes = canvas.outcomes();
+    if outcomes.iter().any(|o| o.raters > 0) {
+        out.push_str("## Outcome opportunities\n\n| # | outcome | importance | satisfaction | opportunity | raters |\n|---|---|---|---|---|---|\n");
+        let num = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "–".into());
+        for (rank, o) in outcomes.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "| {} | {} ({}) | {} | {} | {} | {} |",
+                rank + 1,
+                one_line(&o.note.text).replace('|', "\\|"),
+                o.note.section,
+                num(o.importance),
+                num(o.satisfaction),
+                num(o.opportunity),
+                o.raters
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The HTML sections after the canvas.
+pub(super) fn html(canvas: &Canvas) -> String {
+    let mut out = String::new();
+    let interviews = canvas.interviews();
+    if !interviews.is_empty() {
+        out.push_str("<h2>Interviews</h2>\n");
+        if canvas.is_anonymised() {
+            out.push_str("<p class=\"empty\">Interviewees are pseudonymised.</p>\n");
+        }
+        for i in &interviews {
+            let _ = writeln!(
+                out,
+                "<section class=\"interview\" data-interview-id=\"{}\"><h3>{}</h3>\n<p class=\"meta\">by {} · {} finding(s)</p>",
+                escape(i.id.as_str()),
+                escape(&interview_title(i)),
+                escape(&i.author),
+                i.findings.len()
+            );
+            if !i.findings.is_empty() {
+                out.push_str("<ul>\n");
+                for f in &i.findings {
+                    let _ = writeln!(
+                        out,
+                        "<li class=\"finding {}\" data-finding-id=\"{}\"><strong>{}</strong>: {}</li>",
+                        f.effect,
+                        escape(f.id.as_str()),
+                        escape(&finding_about(canvas, f.effect, f.note.as_ref())),
+                        escape(&f.text)
+                    );
+                }
+                out.push_str("</ul>\n");
+            }
+            out.push_str("</section>\n");
+        }
+    }
+    let rounds = canvas.rounds();
+    if !rounds.is_empty() {
+        out.push_str("<h2>Rounds</h2>\n<table class=\"rounds\"><tr><th>round</th><th>started</th><th>by</th><th>about</th></tr>\n");
+        for r in &rounds {
+            let focus: Vec<&str> = r.focus.iter().map(|s| s.id()).collect();
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&r.label),
+                format_datetime(r.at),
+                escape(&r.author),
+                focus.join(", ")
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    let coverage = canvas.coverage();
+    if !coverage.constraints.is_empty() || !coverage.catalysts.is_empty() {
+        out.push_str("<h2>Gap coverage</h2>\n<p><em>What can you design that fills the gap better than anything else?</em></p>\n<ul class=\"coverage\">\n");
+        for (kind, items) in [
+            ("Constraint", &coverage.constraints),
+            ("Catalyst", &coverage.catalysts),
+        ] {
+            for item in items {
+                let (class, mark) = if item.is_covered() {
+                    ("covered", "☑")
+                } else {
+                    ("open", "☐")
+                };
+                let by: Vec<String> = item.by.iter().map(|d| escape(&d.text)).collect();
+                let by = if by.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — addressed by {}", by.join(", "))
+                };
+                let _ = writeln!(
+                    out,
+                    "<li class=\"{class}\" data-note-ref=\"{}\">{mark} {kind}: {}{by}</li>",
+                    escape(item.note.id.as_str()),
+                    escape(&item.note.text)
+                );
+            }
+        }
+        out.push_str("</ul>\n");
+    }
+    let outcomes = canvas.outcomes();
+    if outcomes.iter().any(|o| o.raters > 0) {
+        out.push_str("<h2>Outcome opportunities</h2>\n<table class=\"outcomes\"><tr><th>#</th><th>outcome</th><th>importance</th><th>satisfaction</th><th>opportunity</th><th>raters</th></tr>\n");
+        let num = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "–".into());
+        for (rank, o) in outcomes.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                rank + 1,
+                escape(&o.note.text),
+                o.note.section,
+                num(o.importance),
+                num(o.satisfaction),
+                num(o.opportunity),
+                o.raters
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    out
+}
