@@ -79,6 +79,7 @@ mod status;
 pub mod time;
 
 pub use canvas::{Canvas, RATING_RANGE};
+pub use describe::describe;
 pub use coverage::{Coverage, GapItem, LinkKind};
 pub use diff::{diff, CanvasDiff};
 pub use doc_id::DocId;

@@ -165,6 +165,66 @@ pub enum Command {
     },
     /// Check the store and, if it will not open, rebuild it from its journal.
     Doctor,
+    /// Remembered relays and peers.
+    Remote {
+        #[command(subcommand)]
+        action: RemoteAction,
+    },
+    /// Fetch a canvas by id from a relay or peer into the store.
+    Clone {
+        /// The canvas id or automerge: URL.
+        id: String,
+        /// The relay or peer, e.g. ws://relay.example.org:8080 (or a remote's name).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// Bearer token for the remote.
+        #[arg(long, value_name = "T")]
+        token: Option<String>,
+    },
+    /// Sync every local canvas with a remote (every remembered remote when none is named).
+    Sync {
+        /// ws:// or wss:// URL, or the name of a remote.
+        url: Option<String>,
+        /// Bearer token for the remote.
+        #[arg(long, value_name = "T")]
+        token: Option<String>,
+        /// Stay connected, apply remote changes live, reconnect when the connection drops.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Per canvas and remote: local changes the remote has not acknowledged.
+    Status,
+    /// Accept peers directly (peer to peer), over this store.
+    Serve {
+        /// Address to listen on, e.g. 0.0.0.0:7788.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7788")]
+        listen: String,
+        /// Require this bearer token from peers.
+        #[arg(long, value_name = "T", env = "GAPMAP_SERVE_TOKEN")]
+        token: Option<String>,
+    },
+}
+
+/// `gapmap remote …`
+#[derive(Debug, Subcommand, Serialize, Deserialize)]
+pub enum RemoteAction {
+    /// Remember a relay or peer under a name.
+    Add {
+        /// A short name, e.g. team.
+        name: String,
+        /// ws:// or wss:// URL.
+        url: String,
+        /// Bearer token to send.
+        #[arg(long, value_name = "T")]
+        token: Option<String>,
+    },
+    /// List remembered remotes.
+    List,
+    /// Forget a remote.
+    Rm {
+        /// Its name.
+        name: String,
+    },
 }
 
 /// `gapmap trash …`

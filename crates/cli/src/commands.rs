@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::args::{Cli, Command, ConfigCommand, ExportFormat, TrashAction};
+use crate::net;
 use crate::sample;
 use crate::context::{now_ms, Context, Docs, Loaded, CURRENT_KEY, NAME_KEY};
 
@@ -179,6 +180,11 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
             }
         },
         Command::Doctor => doctor_check(&ctx, json, out),
+        Command::Remote { action } => net::remote(&ctx, action, json, out),
+        Command::Clone { id, from, token } => net::clone(&ctx, &id, &from, token, json, out),
+        Command::Sync { url, token, watch } => net::sync(&ctx, url, token, watch, json, out),
+        Command::Status => net::status(&ctx, json, out),
+        Command::Serve { listen, token } => net::serve(&ctx, &listen, token, json, out),
         Command::Completions { shell } => {
             completions(shell, out);
             Ok(())

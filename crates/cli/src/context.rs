@@ -32,6 +32,10 @@ pub trait Docs: Send + Sync {
     fn setting(&self, key: &str) -> Result<Option<String>>;
     /// Sets a local setting durably.
     fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+    /// The store underneath.
+    fn store(&self) -> Store;
+    /// The running engine, when commands run inside the store's owner.
+    fn repo(&self) -> Option<(gapmap_repo::Repo, tokio::runtime::Handle)>;
 }
 
 impl Docs for Store {
@@ -52,6 +56,12 @@ impl Docs for Store {
     }
     fn set_setting(&self, key: &str, value: &str) -> Result<()> {
         Ok(Store::set_setting(self, key, value)?)
+    }
+    fn store(&self) -> Store {
+        self.clone()
+    }
+    fn repo(&self) -> Option<(gapmap_repo::Repo, tokio::runtime::Handle)> {
+        None
     }
 }
 

@@ -7,6 +7,8 @@
 mod args;
 mod commands;
 mod context;
+mod live;
+mod net;
 mod owner;
 mod sample;
 

@@ -1,0 +1,137 @@
+//! The store as a running engine sees it: [`LiveDocs`] carries commands out
+//! against the [`Repo`]'s documents, so a change made by any `gapmap`
+//! command while `serve`, `ui` or `sync --watch` owns the store reaches
+//! connected peers (and the web board) at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context as _, Result};
+use automerge::{AutoCommit, ChangeHash};
+use gapmap_repo::{DocumentId, Repo, RepoConfig};
+use gapmap_store::{DocMeta, Store};
+use tokio::runtime::Handle;
+
+use crate::context::Docs;
+
+/// A [`Repo`] configured for a gapmap store: index entries come from the
+/// canvas schema.
+pub fn repo_config(store: Store, peer_id: String) -> RepoConfig {
+    let mut config = RepoConfig::new(store, peer_id);
+    config.describe = Arc::new(|doc| gapmap_canvas::describe(doc));
+    config
+}
+
+/// A peer id for this store: stable across runs, so remotes recognise a
+/// reconnect (the older connection is replaced, not duplicated).
+pub fn peer_id(store: &Store) -> Result<String> {
+    const KEY: &str = "peer-id";
+    if let Some(id) = store.setting(KEY)? {
+        return Ok(id);
+    }
+    let id = format!("gapmap-{}", hex::encode(rand::random::<[u8; 8]>()));
+    store.set_setting(KEY, &id)?;
+    Ok(id)
+}
+
+/// Documents through a running repo. Commands run on blocking threads and
+/// reach the async repo through `handle`.
+pub struct LiveDocs {
+    repo: Repo,
+    handle: Handle,
+    /// Copies of documents kept between commands, caught up with the
+    /// engine's changes on each use: a command on a big canvas then costs
+    /// its change, not a full load.
+    cache: Mutex<HashMap<String, AutoCommit>>,
+    /// The heads each document had when a command loaded it: what peers may
+    /// already know when it commits.
+    loaded_heads: Mutex<HashMap<String, Vec<ChangeHash>>>,
+}
+
+impl LiveDocs {
+    /// Documents of `repo`.
+    pub fn new(repo: Repo, handle: Handle) -> LiveDocs {
+        LiveDocs {
+            repo,
+            handle,
+            cache: Mutex::new(HashMap::new()),
+            loaded_heads: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn doc_id(id: &str) -> Result<DocumentId> {
+        DocumentId::parse(id).with_context(|| format!("invalid document id {id}"))
+    }
+}
+
+impl Docs for LiveDocs {
+    fn list(&self) -> Result<Vec<DocMeta>> {
+        Ok(self.repo.store().list()?)
+    }
+
+    fn contains(&self, id: &str) -> Result<bool> {
+        Ok(self.repo.store().contains(id)?)
+    }
+
+    fn load(&self, id: &str) -> Result<Option<AutoCommit>> {
+        let doc_id = Self::doc_id(id)?;
+        let cached = self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        let mut doc = match cached {
+            Some(doc) => doc,
+            None => match self.repo.store().load(id)? {
+                Some(doc) => doc,
+                None => return Ok(None),
+            },
+        };
+        // The engine may hold changes from peers newer than our copy.
+        let heads = doc.get_heads();
+        if let Some(changes) = self.handle.block_on(self.repo.changes_since(doc_id, heads))? {
+            if !changes.is_empty() {
+                doc.load_incremental(&changes)
+                    .with_context(|| format!("catching up document {id}"))?;
+            }
+        }
+        self.loaded_heads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), doc.get_heads());
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), doc.clone());
+        Ok(Some(doc))
+    }
+
+    fn save(&self, id: &str, doc: &mut AutoCommit, meta: &DocMeta) -> Result<()> {
+        let doc_id = Self::doc_id(id)?;
+        let since = self
+            .loaded_heads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id)
+            .unwrap_or_default();
+        self.handle
+            .block_on(self.repo.commit(doc_id, doc, meta, &since))?;
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), doc.clone());
+        Ok(())
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.repo.store().setting(key)?)
+    }
+
+    fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        Ok(self.repo.store().set_setting(key, value)?)
+    }
+
+    fn store(&self) -> Store {
+        self.repo.store().clone()
+    }
+
+    fn repo(&self) -> Option<(Repo, Handle)> {
+        Some((self.repo.clone(), self.handle.clone()))
+    }
+}

@@ -1,0 +1,356 @@
+//! Commands that talk to other machines: remotes, clone, sync, status and
+//! serve. They run on a [`Repo`] — the store owner's when one is running,
+//! else one started for the command.
+
+use std::future::Future;
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _, Result};
+use automerge::ChangeHash;
+use gapmap_canvas::{Canvas, DocId};
+use gapmap_repo::routes::{sync_routes, Authorizer, Open, SharedSecret};
+use gapmap_repo::server::{serve as serve_http, ServerConfig};
+use gapmap_repo::{DocumentId, Repo, SyncOutcome};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::args::RemoteAction;
+use crate::context::{Context, CURRENT_KEY};
+use crate::live::{self, LiveDocs};
+use crate::owner;
+
+/// A remembered remote, stored as setting `remote:<name>`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Remote {
+    url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+}
+
+const REMOTE_PREFIX: &str = "remote:";
+
+fn remotes(ctx: &Context) -> Result<Vec<(String, Remote)>> {
+    let mut out = Vec::new();
+    for (key, value) in ctx.store.store().settings()? {
+        if let Some(name) = key.strip_prefix(REMOTE_PREFIX) {
+            let remote: Remote = serde_json::from_str(&value).with_context(|| format!("remote {name} is unreadable"))?;
+            out.push((name.to_string(), remote));
+        }
+    }
+    Ok(out)
+}
+
+fn check_url(url: &str) -> Result<()> {
+    let rest = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("wss://"))
+        .with_context(|| format!("bad URL {url}: a remote URL starts with ws:// or wss://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        bail!("bad URL {url}: it names no host");
+    }
+    Ok(())
+}
+
+/// A URL or a remote's name, with the token to use.
+fn resolve_remote(ctx: &Context, url_or_name: &str, token: Option<String>) -> Result<(String, Option<String>)> {
+    if url_or_name.contains("://") {
+        check_url(url_or_name)?;
+        return Ok((url_or_name.to_string(), token));
+    }
+    match remotes(ctx)?.into_iter().find(|(name, _)| name == url_or_name) {
+        Some((_, remote)) => Ok((remote.url, token.or(remote.token))),
+        None => bail!("unknown remote \"{url_or_name}\": give a ws:// URL or add it with `gapmap remote add {url_or_name} URL`"),
+    }
+}
+
+/// `gapmap remote …`
+pub fn remote(ctx: &Context, action: RemoteAction, json: bool, out: &mut dyn Write) -> Result<()> {
+    let store = ctx.store.store();
+    match action {
+        RemoteAction::Add { name, url, token } => {
+            if name.is_empty() || name.contains("://") || name.chars().any(char::is_whitespace) {
+                bail!("bad remote name \"{name}\": use a short word such as team");
+            }
+            check_url(&url)?;
+            let remote = Remote { url, token };
+            store.set_setting(&format!("{REMOTE_PREFIX}{name}"), &serde_json::to_string(&remote)?)?;
+            if json {
+                writeln!(out, "{}", json!({ "name": name, "url": remote.url }))?;
+            } else {
+                writeln!(out, "remote {name}: {}", remote.url)?;
+            }
+        }
+        RemoteAction::List => {
+            let all = remotes(ctx)?;
+            if json {
+                let rows: Vec<_> = all
+                    .iter()
+                    .map(|(name, r)| json!({ "name": name, "url": r.url, "token": r.token.is_some() }))
+                    .collect();
+                writeln!(out, "{}", serde_json::Value::Array(rows))?;
+            } else if all.is_empty() {
+                writeln!(out, "no remotes: add one with gapmap remote add NAME URL [--token T]")?;
+            } else {
+                for (name, r) in all {
+                    let token = if r.token.is_some() { "  (token)" } else { "" };
+                    writeln!(out, "{name}  {}{token}", r.url)?;
+                }
+            }
+        }
+        RemoteAction::Rm { name } => {
+            let key = format!("{REMOTE_PREFIX}{name}");
+            if store.setting(&key)?.is_none() {
+                bail!("unknown remote \"{name}\" (see gapmap remote list)");
+            }
+            store.remove_setting(&key)?;
+            if json {
+                writeln!(out, "{}", json!({ "removed": name }))?;
+            } else {
+                writeln!(out, "removed remote {name}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `f` on the store owner's repo, or on one started for this command.
+fn with_repo<T, F, Fut>(ctx: &Context, f: F) -> Result<T>
+where
+    F: FnOnce(Repo) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    if let Some((repo, handle)) = ctx.store.repo() {
+        return handle.block_on(f(repo));
+    }
+    let store = ctx.store.store();
+    let peer_id = live::peer_id(&store)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let repo = Repo::start(live::repo_config(store, peer_id));
+        let result = f(repo.clone()).await;
+        repo.shutdown().await;
+        result
+    })
+}
+
+fn synced_key(url: &str, id: &str) -> String {
+    format!("synced:{url}:{id}")
+}
+
+fn record_synced(ctx: &Context, url: &str, id: &str, heads: &[ChangeHash]) -> Result<()> {
+    let heads: Vec<String> = heads.iter().map(ToString::to_string).collect();
+    ctx.store.set_setting(&synced_key(url, id), &heads.join(","))
+}
+
+/// `gapmap clone ID-OR-URL --from URL`
+pub fn clone(ctx: &Context, id: &str, from: &str, token: Option<String>, json: bool, out: &mut dyn Write) -> Result<()> {
+    let canvas_id = DocId::parse(id.trim())?;
+    let doc_id = DocumentId::parse(&canvas_id.to_string()).context("invalid canvas id")?;
+    let (url, token) = resolve_remote(ctx, from, token)?;
+    let report = with_repo(ctx, |repo| {
+        let (url, token) = (url.clone(), token.clone());
+        async move { Ok(repo.sync_with(&url, token.as_deref(), Some(vec![doc_id])).await?) }
+    })?;
+    match report.documents.get(&doc_id.to_string()) {
+        Some(SyncOutcome::InSync(heads)) => record_synced(ctx, &url, &doc_id.to_string(), heads)?,
+        _ => bail!("{url} does not have canvas {canvas_id}"),
+    }
+    let doc = ctx
+        .store
+        .load(&canvas_id.to_string())?
+        .with_context(|| format!("{url} sent nothing for canvas {canvas_id}"))?;
+    let canvas = Canvas::from_doc(doc).with_context(|| format!("document {canvas_id} from {url}"))?;
+    ctx.store.set_setting(CURRENT_KEY, &canvas_id.to_string())?;
+    if json {
+        writeln!(out, "{}", json!({ "id": canvas_id.to_string(), "url": canvas_id.url(), "title": canvas.title() }))?;
+    } else {
+        writeln!(out, "{canvas_id}")?;
+    }
+    Ok(())
+}
+
+/// `gapmap sync [URL] [--token T] [--watch]`
+pub fn sync(ctx: &Context, target: Option<String>, token: Option<String>, watch: bool, json: bool, out: &mut dyn Write) -> Result<()> {
+    let targets: Vec<(String, Option<String>)> = match target {
+        Some(t) => vec![resolve_remote(ctx, &t, token)?],
+        None => {
+            let all = remotes(ctx)?;
+            if all.is_empty() {
+                bail!("no remote to sync with: give a URL (gapmap sync ws://HOST:PORT) or add one with gapmap remote add NAME URL");
+            }
+            all.into_iter().map(|(_, r)| (r.url, token.clone().or(r.token))).collect()
+        }
+    };
+    if watch {
+        return watch_remotes(ctx, targets, out);
+    }
+    let mut rows = Vec::new();
+    for (url, token) in targets {
+        let report = with_repo(ctx, |repo| {
+            let (url, token) = (url.clone(), token.clone());
+            async move { Ok(repo.sync_with(&url, token.as_deref(), None).await?) }
+        })
+        .with_context(|| format!("sync with {url} failed"))?;
+        let mut synced = 0;
+        for (id, outcome) in &report.documents {
+            if let SyncOutcome::InSync(heads) = outcome {
+                record_synced(ctx, &url, id, heads)?;
+                synced += 1;
+            }
+        }
+        if json {
+            rows.push(json!({ "remote": url, "canvases": synced }));
+        } else {
+            writeln!(out, "{url}: {synced} canvas(es) in sync")?;
+        }
+    }
+    if json {
+        writeln!(out, "{}", serde_json::Value::Array(rows))?;
+    }
+    Ok(())
+}
+
+/// `gapmap status`
+pub fn status(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
+    let mut urls: Vec<String> = remotes(ctx)?.into_iter().map(|(_, r)| r.url).collect();
+    let settings = ctx.store.store().settings()?;
+    for (key, _) in &settings {
+        if let Some(rest) = key.strip_prefix("synced:") {
+            if let Some((url, _)) = rest.rsplit_once(':') {
+                if !urls.iter().any(|u| u == url) {
+                    urls.push(url.to_string());
+                }
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    for meta in ctx.store.list()? {
+        let Some(mut doc) = ctx.store.load(&meta.id)? else { continue };
+        for url in &urls {
+            let synced = ctx.store.setting(&synced_key(url, &meta.id))?;
+            let pending = synced.map(|heads| {
+                let heads: Vec<ChangeHash> = heads.split(',').filter_map(|h| h.parse().ok()).collect();
+                doc.get_changes(&heads).len()
+            });
+            if json {
+                rows.push(json!({ "id": meta.id, "title": meta.title, "remote": url, "synced": pending.is_some(), "unsynced_changes": pending }));
+            } else {
+                match pending {
+                    Some(0) => writeln!(out, "{}  {:<24}  {url}: up to date", meta.id, meta.title)?,
+                    Some(n) => writeln!(out, "{}  {:<24}  {url}: {n} local change(s) not yet synced", meta.id, meta.title)?,
+                    None => writeln!(out, "{}  {:<24}  {url}: never synced", meta.id, meta.title)?,
+                }
+            }
+        }
+    }
+    if json {
+        writeln!(out, "{}", serde_json::Value::Array(rows))?;
+    } else if urls.is_empty() {
+        writeln!(out, "no remotes yet: gapmap remote add NAME URL, then gapmap sync")?;
+    }
+    Ok(())
+}
+
+/// Refuses a long-running command inside an owner: it already runs one.
+fn refuse_if_owned(ctx: &Context, what: &str) -> Result<()> {
+    if ctx.store.repo().is_some() {
+        bail!("another gapmap process already owns this store (serve, ui or sync --watch); stop it before starting {what}");
+    }
+    Ok(())
+}
+
+/// Runs `body` with a repo that owns the store: the owner socket answers
+/// other gapmap commands until SIGINT/SIGTERM.
+fn run_owner<F, Fut>(ctx: &Context, body: F) -> Result<()>
+where
+    F: FnOnce(Repo, CancellationToken) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let store = ctx.store.store();
+    let peer_id = live::peer_id(&store)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let repo = Repo::start(live::repo_config(store.clone(), peer_id));
+        let stop = CancellationToken::new();
+        let docs = Arc::new(LiveDocs::new(repo.clone(), tokio::runtime::Handle::current()));
+        let home = store.dir().to_path_buf();
+        let owner = tokio::spawn(owner::serve_owner(home, docs, stop.clone()));
+        let result = tokio::select! {
+            r = body(repo.clone(), stop.clone()) => r,
+            r = wait_for_signal() => r,
+        };
+        stop.cancel();
+        let _ = owner.await;
+        repo.shutdown().await;
+        result
+    })
+}
+
+async fn wait_for_signal() -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
+
+/// `gapmap serve --listen ADDR [--token T]`
+pub fn serve(ctx: &Context, listen: &str, token: Option<String>, json: bool, out: &mut dyn Write) -> Result<()> {
+    refuse_if_owned(ctx, "gapmap serve")?;
+    let canvases = ctx.store.list()?.len();
+    run_owner(ctx, |repo, stop| async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let auth: Arc<dyn Authorizer> = match token {
+            Some(secret) => Arc::new(SharedSecret(secret)),
+            None => Arc::new(Open),
+        };
+        let router = sync_routes(repo.clone(), auth, None);
+        let server = tokio::spawn(serve_http(listener, ServerConfig::default(), router, repo.tracker().clone(), stop.clone()));
+        if json {
+            writeln!(out, "{}", json!({ "listening": format!("ws://{addr}"), "canvases": canvases }))?;
+        } else {
+            writeln!(out, "serving {canvases} canvas(es) on ws://{addr} (Ctrl-C to stop)")?;
+        }
+        out.flush()?;
+        let _ = server.await;
+        Ok(())
+    })
+}
+
+/// `gapmap sync --watch`
+fn watch_remotes(ctx: &Context, targets: Vec<(String, Option<String>)>, out: &mut dyn Write) -> Result<()> {
+    refuse_if_owned(ctx, "gapmap sync --watch")?;
+    run_owner(ctx, |repo, stop| async move {
+        for (url, _) in &targets {
+            writeln!(out, "watching {url} (Ctrl-C to stop)")?;
+        }
+        out.flush()?;
+        let mut tasks = Vec::new();
+        for (url, token) in targets {
+            let (repo, stop) = (repo.clone(), stop.clone());
+            tasks.push(tokio::spawn(async move {
+                let shown = url.clone();
+                repo.stay_connected(url, token, stop, move |err| tracing::warn!(url = %shown, %err, "cannot connect; retrying"))
+                    .await;
+            }));
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        Ok(())
+    })
+}
