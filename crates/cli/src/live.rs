@@ -3,12 +3,13 @@
 //! command while `serve`, `ui` or `sync --watch` owns the store reaches
 //! connected peers (and the web board) at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result};
 use automerge::{AutoCommit, ChangeHash};
-use gapmap_repo::{DocumentId, Repo, RepoConfig};
+use gapmap_repo::{DocumentId, Repo, RepoConfig, RepoEvent};
+use tokio::sync::broadcast::error::RecvError;
 use gapmap_store::{DocMeta, Store};
 use tokio::runtime::Handle;
 
@@ -46,17 +47,58 @@ pub struct LiveDocs {
     /// The heads each document had when a command loaded it: what peers may
     /// already know when it commits.
     loaded_heads: Mutex<HashMap<String, Vec<ChangeHash>>>,
+    /// Documents a peer changed since they were cached: the engine may have
+    /// stored and unloaded them, so the cache must be refreshed from the store.
+    stale: Arc<Mutex<Stale>>,
+}
+
+/// Which cached copies are out of date.
+#[derive(Default)]
+struct Stale {
+    ids: HashSet<String>,
+    /// Events were missed: every copy is suspect.
+    all: bool,
 }
 
 impl LiveDocs {
     /// Documents of `repo`.
     pub fn new(repo: Repo, handle: Handle) -> LiveDocs {
+        let stale = Arc::new(Mutex::new(Stale::default()));
+        let mut events = repo.subscribe();
+        let marks = stale.clone();
+        handle.spawn(async move {
+            loop {
+                let event = events.recv().await;
+                let mut stale = marks.lock().unwrap_or_else(|e| e.into_inner());
+                match event {
+                    Ok(RepoEvent::Changed { id, local: false }) => {
+                        stale.ids.insert(id.to_string());
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => stale.all = true,
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
         LiveDocs {
             repo,
             handle,
             cache: Mutex::new(HashMap::new()),
             loaded_heads: Mutex::new(HashMap::new()),
+            stale,
         }
+    }
+
+    /// Whether the cached copy of `id` may lack a peer's changes; clears the mark.
+    fn take_stale(&self, id: &str) -> bool {
+        let mut stale = self.stale.lock().unwrap_or_else(|e| e.into_inner());
+        if stale.all {
+            stale.all = false;
+            stale.ids.clear();
+            self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            return true;
+        }
+        stale.ids.remove(id)
     }
 
     fn doc_id(id: &str) -> Result<DocumentId> {
@@ -75,7 +117,9 @@ impl Docs for LiveDocs {
 
     fn load(&self, id: &str) -> Result<Option<AutoCommit>> {
         let doc_id = Self::doc_id(id)?;
+        let stale = self.take_stale(id);
         let cached = self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        let cached = cached.filter(|_| !stale);
         let mut doc = match cached {
             Some(doc) => doc,
             None => match self.repo.store().load(id)? {

@@ -192,7 +192,7 @@ impl Watcher {
                 self.remote_error = Some(reason.to_string());
                 true
             }
-            RepoEvent::Changed(_) => true,
+            RepoEvent::Changed { .. } => true,
             _ => false,
         }
     }

@@ -207,6 +207,7 @@ impl Loop {
             Command::LocalChange { id, changes } => {
                 self.loaded.insert(id);
                 self.event(Event::LocalChange { document_id: id, changes }, None);
+                let _ = self.events.send(RepoEvent::Changed { id, local: true });
                 let new_to: Vec<ConnId> = self
                     .conns
                     .iter()
@@ -216,7 +217,6 @@ impl Loop {
                 for conn in new_to {
                     self.event(Event::Open { conn, document_id: id }, None);
                 }
-                let _ = self.events.send(RepoEvent::Changed(id));
             }
             Command::Broadcast { id, data } => {
                 self.event(Event::Broadcast { document_id: id, data }, None);
@@ -301,7 +301,7 @@ impl Loop {
             }
         }
         for id in output.changed {
-            let _ = self.events.send(RepoEvent::Changed(id));
+            let _ = self.events.send(RepoEvent::Changed { id, local: false });
         }
         for (conn, reason) in output.close {
             tracing::info!(%conn, %reason, "closing connection");

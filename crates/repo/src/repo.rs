@@ -63,8 +63,14 @@ impl RepoConfig {
 /// redraws, `sync --watch` logs).
 #[derive(Debug, Clone)]
 pub enum RepoEvent {
-    /// A document changed (a peer's change, or a local commit).
-    Changed(DocumentId),
+    /// A document changed in memory: by a peer (`local: false`, possibly not
+    /// yet durable) or by a local commit (`local: true`, durable).
+    Changed {
+        /// The document.
+        id: DocumentId,
+        /// Whether the change came from this process.
+        local: bool,
+    },
     /// A notice from the protocol engine (peer connected, in sync, …).
     Notice(Notice),
     /// A connection closed; the reason, if the engine gave one.
