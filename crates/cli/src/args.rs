@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 
+use crate::research;
+
 /// gapmap — a local-first Customer Progress Canvas for Jobs-To-Be-Done research.
 #[derive(Debug, Parser, Serialize, Deserialize)]
 #[command(name = "gapmap", version, about, propagate_version = true)]
@@ -131,15 +133,23 @@ pub enum Command {
         title: String,
     },
     /// Show the board in the terminal.
-    Show,
+    Show {
+        /// The canvas as it was at a round, a date YYYY-MM-DD[THH:MM] (UTC) or now
+        /// (read-only, from the document's history).
+        #[arg(long, value_name = "ROUND")]
+        at: Option<String>,
+    },
     /// Render the canvas to a file or stdout.
     Export {
-        /// md, json, html, svg, or automerge (the raw document).
+        /// md, json, html, svg, csv-notes, csv-findings, or automerge (the raw document).
         #[arg(long, short = 'f', value_enum)]
         format: ExportFormat,
         /// Write to this file instead of stdout.
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Replace interviewees' names with stable pseudonyms everywhere (not for automerge).
+        #[arg(long, alias = "anonymize")]
+        anonymise: bool,
     },
     /// Merge an Automerge file into the store (into the canvas it shares history with, or as a new one).
     Import {
@@ -151,7 +161,34 @@ pub enum Command {
         /// Show at most this many entries (newest last).
         #[arg(long, short = 'n')]
         limit: Option<usize>,
+        /// Only changes after a round, a date YYYY-MM-DD[THH:MM] (UTC) or now.
+        #[arg(long, value_name = "ROUND")]
+        since: Option<String>,
+        /// Only changes by this person.
+        #[arg(long, value_name = "NAME")]
+        author: Option<String>,
     },
+    /// Interviews: new, list, show, ask, guide, note.
+    #[command(subcommand)]
+    Interview(research::InterviewCommand),
+    /// Findings of interviews as evidence for or against notes: add, list, rm.
+    #[command(subcommand)]
+    Finding(research::FindingCommand),
+    /// Hypotheses with their evidence, and which to mark validated or invalidated.
+    Review(research::ReviewArgs),
+    /// Rounds of research: start LABEL, list.
+    #[command(subcommand)]
+    Round(research::RoundCommand),
+    /// What changed between two rounds (or dates, or now).
+    Diff(research::DiffArgs),
+    /// Link two notes: DESIGN-NOTE addresses GAP-NOTE (or causes, relates).
+    Link(research::LinkArgs),
+    /// The gap-coverage checklist: constraints and catalysts the design leaves open.
+    Gaps(research::GapsArgs),
+    /// Rate a success outcome's importance and satisfaction (1–10).
+    Rate(research::RateArgs),
+    /// Success outcomes ranked by opportunity score.
+    Outcomes(research::OutcomesArgs),
     /// Local settings.
     Config {
         #[command(subcommand)]
@@ -265,7 +302,7 @@ pub struct JobArgs {
 pub enum ExportFormat {
     /// Markdown.
     Md,
-    /// JSON, the shape of `show --json`.
+    /// JSON: everything in the canvas (docs/export-format.md); `gapmap import` reads it back.
     Json,
     /// A standalone HTML page.
     Html,
@@ -273,6 +310,10 @@ pub enum ExportFormat {
     Svg,
     /// The raw Automerge document.
     Automerge,
+    /// CSV of the live notes, for spreadsheets.
+    CsvNotes,
+    /// CSV of the interviews' findings, for spreadsheets.
+    CsvFindings,
 }
 
 impl Cli {

@@ -159,10 +159,22 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
             }
             Ok(())
         }
-        Command::Show => show(&ctx.load()?, json, term, out),
-        Command::Export { format, output } => export(&ctx, format, output.as_deref(), out),
+        Command::Show { at } => match at {
+            Some(at) => show(&crate::research::at(ctx.load()?, &at)?, json, term, out),
+            None => show(&ctx.load()?, json, term, out),
+        },
+        Command::Export { format, output, anonymise } => export(&ctx, format, output.as_deref(), anonymise, out),
         Command::Import { file } => import(&ctx, &file, json, out),
-        Command::Log { limit } => log(&ctx, limit, json, out),
+        Command::Log { limit, since, author } => log(&ctx, limit, since.as_deref(), author.as_deref(), json, out),
+        Command::Interview(cmd) => crate::research::interview(&ctx, cmd, json, out),
+        Command::Finding(cmd) => crate::research::finding(&ctx, cmd, json, out),
+        Command::Review(args) => crate::research::review(&ctx, args, json, out),
+        Command::Round(cmd) => crate::research::round(&ctx, cmd, json, out),
+        Command::Diff(args) => crate::research::diff_cmd(&ctx, args, json, out),
+        Command::Link(args) => crate::research::link(&ctx, args, json, out),
+        Command::Gaps(args) => crate::research::gaps(&ctx, args, json, out),
+        Command::Rate(args) => crate::research::rate(&ctx, args, json, out),
+        Command::Outcomes(args) => crate::research::outcomes(&ctx, args, json, out),
         Command::Config { setting } => match setting {
             ConfigCommand::Name { name: Some(name) } => {
                 let name = name.trim();
@@ -356,18 +368,21 @@ fn trash(ctx: &Context, action: TrashAction, json: bool, out: &mut dyn Write) ->
     }
 }
 
-fn export(ctx: &Context, format: ExportFormat, output: Option<&Path>, out: &mut dyn Write) -> Result<()> {
+fn export(ctx: &Context, format: ExportFormat, output: Option<&Path>, anonymise: bool, out: &mut dyn Write) -> Result<()> {
     let mut loaded = ctx.load()?;
+    loaded.canvas = crate::research::for_export(loaded.canvas, format, anonymise)?;
     let bytes = match format {
         ExportFormat::Md => render::to_markdown(&loaded.canvas, &loaded.id).into_bytes(),
         ExportFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&render::to_json(&loaded.canvas, &loaded.id))?;
+            let mut s = serde_json::to_string_pretty(&render::to_export_json(&loaded.canvas, &loaded.id))?;
             s.push('\n');
             s.into_bytes()
         }
         ExportFormat::Html => render::to_html(&loaded.canvas, &loaded.id).into_bytes(),
         ExportFormat::Svg => render::to_svg(&loaded.canvas, &loaded.id).into_bytes(),
         ExportFormat::Automerge => loaded.canvas.doc_mut().save(),
+        ExportFormat::CsvNotes => render::to_csv_notes(&loaded.canvas).into_bytes(),
+        ExportFormat::CsvFindings => render::to_csv_findings(&loaded.canvas).into_bytes(),
     };
     match output {
         Some(path) => {
@@ -381,6 +396,9 @@ fn export(ctx: &Context, format: ExportFormat, output: Option<&Path>, out: &mut 
 
 fn import(ctx: &Context, file: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if crate::research::is_json(&bytes) {
+        return crate::research::import_json(ctx, file, &bytes, json, out);
+    }
     let mut incoming = Canvas::load(&bytes).with_context(|| format!("{} is not a gapmap canvas", file.display()))?;
     let target = import_target(ctx, file, &mut incoming)?;
     let (id, merged) = match target {
@@ -449,9 +467,15 @@ fn import_target(ctx: &Context, file: &Path, incoming: &mut Canvas) -> Result<Op
     Ok(None)
 }
 
-fn log(ctx: &Context, limit: Option<usize>, json: bool, out: &mut dyn Write) -> Result<()> {
+fn log(ctx: &Context, limit: Option<usize>, since: Option<&str>, author: Option<&str>, json: bool, out: &mut dyn Write) -> Result<()> {
     let loaded = ctx.load()?;
-    let history = loaded.canvas.history();
+    let mut history = match since {
+        Some(point) => crate::research::history_since(&loaded.canvas, point)?,
+        None => loaded.canvas.history(),
+    };
+    if let Some(author) = author.map(str::trim) {
+        history.retain(|e| e.author.eq_ignore_ascii_case(author));
+    }
     let skip = limit.map_or(0, |n| history.len().saturating_sub(n));
     let entries = &history[skip..];
     if json {

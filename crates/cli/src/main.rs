@@ -10,6 +10,7 @@ mod context;
 mod live;
 mod net;
 mod owner;
+mod research;
 mod sample;
 
 use std::io::Write;
