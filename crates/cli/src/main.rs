@@ -60,6 +60,12 @@ fn dispatch(mut cli: Cli, out: &mut dyn Write) -> Result<u8> {
     let term = Term::detect();
     let started = Instant::now();
     loop {
+        if matches!(cli.command, Command::Doctor) {
+            match commands::doctor(&home, cli.json, out) {
+                Err(err) if is_locked(&err) => {}
+                other => return other.map(|()| 0),
+            }
+        }
         match Store::open(&home) {
             Ok(store) => {
                 commands::run(cli, Arc::new(store), term, out)?;
@@ -78,13 +84,14 @@ fn dispatch(mut cli: Cli, out: &mut dyn Write) -> Result<u8> {
                 }
                 std::thread::sleep(Duration::from_millis(15));
             }
-            Err(err) if matches!(cli.command, Command::Doctor) => {
-                commands::doctor_recover(&home, &err, cli.json, out)?;
-                return Ok(0);
-            }
             Err(err) => return Err(err.into()),
         }
     }
+}
+
+fn is_locked(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|cause| matches!(cause.downcast_ref::<StoreError>(), Some(StoreError::Locked { .. })))
 }
 
 /// Logs go to stderr; `RUST_LOG` overrides `-v`.
