@@ -492,44 +492,55 @@ fn log(ctx: &Context, limit: Option<usize>, since: Option<&str>, author: Option<
     Ok(())
 }
 
-/// `gapmap doctor` on a store that opened: does every canvas load?
+/// `gapmap doctor` inside the store's owner: does every canvas load?
 fn doctor_check(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
-    let docs = ctx.store.list()?;
-    let mut bad = Vec::new();
-    for meta in &docs {
-        match ctx.store.load(&meta.id) {
-            Ok(Some(doc)) => {
-                if Canvas::from_doc(doc).is_err() {
-                    bad.push(meta.id.clone());
-                }
-            }
-            _ => bad.push(meta.id.clone()),
-        }
+    let report = ctx.store.store().verify()?;
+    print_check(&report, json, out)?;
+    if !report.unreadable.is_empty() {
+        bail!("{} canvas(es) do not load: stop the gapmap process that owns the store and run gapmap doctor to rebuild them", report.unreadable.len());
     }
-    if json {
-        writeln!(out, "{}", json!({ "ok": bad.is_empty(), "canvases": docs.len(), "unreadable": bad }))?;
-    } else if bad.is_empty() {
-        writeln!(out, "the store is healthy: {} canvas(es)", docs.len())?;
-    } else {
-        writeln!(out, "{} of {} canvas(es) do not load: {}", bad.len(), docs.len(), bad.join(", "))?;
-    }
-    if bad.is_empty() {
-        Ok(())
-    } else {
-        bail!("{} canvas(es) do not load", bad.len())
-    }
+    Ok(())
 }
 
-/// `gapmap doctor` on a store that does not open: rebuild it from the journal.
-pub fn doctor_recover(home: &Path, cause: &gapmap_store::StoreError, json: bool, out: &mut dyn Write) -> Result<()> {
-    tracing::warn!(%cause, "store does not open; rebuilding from the journal");
-    let report = gapmap_store::Store::recover(home).with_context(|| {
-        format!("the store at {} does not open ({cause}) and could not be rebuilt from its journal", home.display())
-    })?;
+fn print_check(report: &gapmap_store::CheckReport, json: bool, out: &mut dyn Write) -> Result<()> {
     if json {
-        writeln!(out, "{}", json!({ "ok": true, "recovered": report.docs, "error": cause.to_string() }))?;
+        writeln!(out, "{}", json!({ "ok": report.healthy(), "check": report }))?;
+        return Ok(());
+    }
+    match &report.open_error {
+        Some(err) => writeln!(out, "the store does not open: {err}")?,
+        None => writeln!(out, "{} canvas(es) checked", report.docs)?,
+    }
+    for (id, why) in &report.unreadable {
+        writeln!(out, "canvas {id} does not load: {why}")?;
+    }
+    for id in &report.unjournaled {
+        writeln!(out, "canvas {id} has no journal copy yet (it gets one on its next change)")?;
+    }
+    Ok(())
+}
+
+/// `gapmap doctor` with no owner running: checks the store and, if it does
+/// not open or a canvas does not load, rebuilds it from the journal (the
+/// broken database is kept aside).
+pub fn doctor(home: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
+    let check = gapmap_store::Store::check(home)?;
+    if check.open_error.is_none() && check.unreadable.is_empty() {
+        return print_check(&check, json, out);
+    }
+    let report = gapmap_store::Store::recover(home).with_context(|| {
+        format!("the store at {} could not be rebuilt from its journal", home.display())
+    })?;
+    let after = gapmap_store::Store::check(home)?;
+    if json {
+        writeln!(out, "{}", json!({ "ok": after.healthy(), "before": check, "recovered": report, "check": after }))?;
     } else {
-        writeln!(out, "the store did not open ({cause}); rebuilt {} canvas(es) from the journal", report.docs)?;
+        print_check(&check, false, out)?;
+        writeln!(out, "{report}")?;
+        if let Some(aside) = &report.moved_aside {
+            writeln!(out, "the broken database was kept in {}", aside.display())?;
+        }
+        writeln!(out, "{} canvas(es) load again", after.docs - after.unreadable.len())?;
     }
     Ok(())
 }
