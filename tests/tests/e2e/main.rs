@@ -3,4 +3,5 @@
 mod bad_input;
 mod cli;
 mod crash;
+mod interop;
 mod util;
