@@ -3,5 +3,6 @@
 mod bad_input;
 mod cli;
 mod crash;
+mod research;
 mod interop;
 mod util;
