@@ -18,16 +18,21 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use gapmap_repo::routes::{sync_routes, Authorizer, Open};
 use gapmap_repo::server::{serve, tls_acceptor, ServerConfig};
-use gapmap_repo::{Access, DocumentId, Repo, RepoConfig};
+use gapmap_repo::{Access, Repo, RepoConfig};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use crate::tokens::{Grant, Tokens};
+use crate::tokens::Tokens;
 
 /// The gapmap relay: a small self-hosted sync server for gapmap and
 /// automerge-repo clients.
 #[derive(Debug, Parser)]
-#[command(name = "gapmap-relay", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "gapmap-relay",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -94,7 +99,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.run.verbose);
     let result = match cli.command {
-        Some(Command::Token { action: TokenAction::New }) => {
+        Some(Command::Token {
+            action: TokenAction::New,
+        }) => {
             println!("{}", tokens::new_secret());
             Ok(())
         }
@@ -120,8 +127,14 @@ fn init_tracing(verbose: u8) {
         .filter(|v| !v.trim().is_empty())
         .and_then(|v| EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
+
+/// How long SIGTERM waits for connections to close and stores to finish.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The relay's authorizer: the tokens file as last read.
 struct TokenAuth {
@@ -131,19 +144,7 @@ struct TokenAuth {
 impl Authorizer for TokenAuth {
     fn authorize(&self, token: Option<&str>) -> Option<Access> {
         let grant = self.tokens.read().ok()?.check(token?, SystemTime::now())?;
-        Some(to_access(&grant))
-    }
-}
-
-fn to_access(grant: &Grant) -> Access {
-    let base = match grant.access {
-        tokens::Access::Write => Access::full(),
-        tokens::Access::Read => Access::read_only(),
-    };
-    match &grant.docs {
-        None => base,
-        // An id that is not a document id can match nothing; drop it.
-        Some(docs) => base.only(docs.iter().filter_map(|d| DocumentId::parse(d).ok())),
+        Some(grant.to_access())
     }
 }
 
@@ -159,6 +160,8 @@ fn run(args: RunArgs) -> Result<()> {
             let tokens = Tokens::load(path)?;
             if tokens.is_empty() {
                 tracing::warn!(path = %path.display(), "the tokens file holds no token: every connection will be refused");
+            } else {
+                tracing::info!(path = %path.display(), tokens = tokens.len(), "tokens read");
             }
             Some(Arc::new(TokenAuth { tokens: RwLock::new(tokens) }))
         }
@@ -187,8 +190,12 @@ async fn serve_relay(
         Some(tokens) => tokens.clone(),
         None => Arc::new(Open),
     };
-    let store = gapmap_store::Store::open(data).with_context(|| format!("opening the relay store in {}", data.display()))?;
-    let mut config = RepoConfig::new(store, format!("gapmap-relay-{}", hex::encode(rand::random::<[u8; 6]>())));
+    let store = gapmap_store::Store::open(data)
+        .with_context(|| format!("opening the relay store in {}", data.display()))?;
+    let mut config = RepoConfig::new(
+        store,
+        format!("gapmap-relay-{}", hex::encode(rand::random::<[u8; 6]>())),
+    );
     config.limits.decode.max_frame_size = args.max_message;
     config.limits.max_documents_per_connection = args.max_docs_per_connection;
     config.limits.handshake_timeout_ms = args.handshake_timeout * 1000;
@@ -206,18 +213,39 @@ async fn serve_relay(
     };
     let router = sync_routes(repo.clone(), auth, None);
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn(serve(listener, server_config, router, repo.tracker().clone(), shutdown.clone()));
+    let server = tokio::spawn(serve(
+        listener,
+        server_config,
+        router,
+        repo.tracker().clone(),
+        shutdown.clone(),
+    ));
     signals(&args, &repo, token_auth.as_deref(), shutdown.clone()).await?;
+    // The listener stops accepting (the signal cancelled `shutdown`); then the
+    // repo closes every websocket and waits for the stores already under
+    // way, so everything the relay acknowledged is on disk. `serve` waits
+    // on the repo's tracker too, so it ends with it. The bound is for a peer
+    // that stops reading while we send it our close.
     tracing::info!("draining connections");
-    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
-    repo.shutdown().await;
+    let drained = async {
+        repo.shutdown().await;
+        let _ = server.await;
+    };
+    if tokio::time::timeout(DRAIN_TIMEOUT, drained).await.is_err() {
+        tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; exiting anyway");
+    }
     tracing::info!("stopped");
     Ok(())
 }
 
 /// Waits for SIGTERM or SIGINT (then returns: drain and exit); re-reads the
 /// tokens file on SIGHUP.
-async fn signals(args: &RunArgs, repo: &Repo, auth: Option<&TokenAuth>, shutdown: CancellationToken) -> Result<()> {
+async fn signals(
+    args: &RunArgs,
+    repo: &Repo,
+    auth: Option<&TokenAuth>,
+    shutdown: CancellationToken,
+) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -241,8 +269,8 @@ fn reload(args: &RunArgs, repo: &Repo, auth: Option<&TokenAuth>) {
     // The authorizer given to the routes holds the tokens; swap them in place.
     match Tokens::load(path) {
         Ok(tokens) => {
+            tracing::info!(path = %path.display(), tokens = tokens.len(), "SIGHUP: tokens re-read");
             *auth.tokens.write().unwrap_or_else(|e| e.into_inner()) = tokens;
-            tracing::info!(path = %path.display(), "SIGHUP: tokens re-read");
             repo.reauthorize();
         }
         Err(err) => tracing::error!(%err, "SIGHUP: keeping the previous tokens"),

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use gapmap_repo::DocumentId;
 use serde::Deserialize;
 
 /// What a token allows.
@@ -21,32 +22,26 @@ pub enum Access {
     Write,
 }
 
-/// What one connection may do, resolved from its token (or `--open`).
+/// What one connection may do, resolved from its token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
     /// Read or write.
     pub access: Access,
     /// The documents it covers; `None` is every document.
-    pub docs: Option<BTreeSet<String>>,
+    pub docs: Option<BTreeSet<DocumentId>>,
 }
 
 impl Grant {
-    /// The grant of an `--open` relay: everyone may read and write everything.
-    pub fn open() -> Grant {
-        Grant {
-            access: Access::Write,
-            docs: None,
+    /// The engine's view of this grant.
+    pub fn to_access(&self) -> gapmap_repo::Access {
+        let base = match self.access {
+            Access::Write => gapmap_repo::Access::full(),
+            Access::Read => gapmap_repo::Access::read_only(),
+        };
+        match &self.docs {
+            None => base,
+            Some(docs) => base.only(docs.iter().copied()),
         }
-    }
-
-    /// Whether the document is visible to this connection at all.
-    pub fn may_read(&self, doc: &str) -> bool {
-        self.docs.as_ref().is_none_or(|docs| docs.contains(doc))
-    }
-
-    /// Whether changes to the document from this connection are accepted.
-    pub fn may_write(&self, doc: &str) -> bool {
-        self.access == Access::Write && self.may_read(doc)
     }
 }
 
@@ -94,7 +89,25 @@ struct Entry {
     secret: String,
     access: Access,
     docs: Option<Vec<String>>,
-    expires: Option<String>,
+    expires: Option<Expires>,
+}
+
+/// `expires` as written: a quoted RFC 3339 string (DESIGN §6), or the same
+/// time as a bare TOML date-time, which is easy to write by mistake.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Expires {
+    Text(String),
+    Toml(toml::value::Datetime),
+}
+
+impl Expires {
+    fn text(&self) -> String {
+        match self {
+            Expires::Text(s) => s.clone(),
+            Expires::Toml(t) => t.to_string(),
+        }
+    }
 }
 
 /// One usable token.
@@ -144,14 +157,27 @@ impl Tokens {
             }
             let expires = entry
                 .expires
-                .as_deref()
-                .map(|s| parse_rfc3339(s).ok_or_else(|| bad(format!("expires = \"{s}\" is not an RFC 3339 time like 2027-01-31T18:00:00Z"))))
+                .map(|e| e.text())
+                .map(|s| {
+                    parse_rfc3339(&s).ok_or_else(|| {
+                        bad(format!("expires = \"{s}\" is not an RFC 3339 time with an offset, like 2027-01-31T18:00:00Z"))
+                    })
+                })
+                .transpose()?;
+            // A mistyped id would silently match nothing: refuse it.
+            let docs = entry
+                .docs
+                .map(|docs| {
+                    docs.iter()
+                        .map(|d| DocumentId::parse(d).map_err(|e| bad(format!("docs: {e}"))))
+                        .collect::<Result<BTreeSet<_>, _>>()
+                })
                 .transpose()?;
             tokens.push(Token {
                 secret: entry.secret,
                 grant: Grant {
                     access: entry.access,
-                    docs: entry.docs.map(|d| d.into_iter().collect()),
+                    docs,
                 },
                 expires,
             });
@@ -199,19 +225,30 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
-    let nanos = t.unix_timestamp_nanos();
-    if nanos >= 0 {
-        Some(UNIX_EPOCH + Duration::from_nanos(u64::try_from(nanos).ok()?))
+    // Whole seconds and the fraction apart: nanoseconds since 1970 overflow
+    // a u64 in the year 2554, and "never, really" expiries go past that.
+    let secs = t.unix_timestamp();
+    let since_epoch = Duration::from_secs(secs.unsigned_abs());
+    let whole = if secs >= 0 {
+        UNIX_EPOCH.checked_add(since_epoch)?
     } else {
-        Some(UNIX_EPOCH - Duration::from_nanos(u64::try_from(-nanos).ok()?))
-    }
+        UNIX_EPOCH.checked_sub(since_epoch)?
+    };
+    whole.checked_add(Duration::from_nanos(u64::from(t.nanosecond())))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const FILE: &str = r#"
+    /// A document id made of one repeated byte.
+    fn doc(n: u8) -> DocumentId {
+        DocumentId::from_bytes([n; 16])
+    }
+
+    fn file() -> String {
+        format!(
+            r#"
         [[token]]
         secret = "writer-secret-0123456789"
         access = "write"
@@ -219,13 +256,17 @@ mod tests {
         [[token]]
         secret = "reader-secret-0123456789"
         access = "read"
-        docs = ["docA"]
+        docs = ["{}", "{}"]
 
         [[token]]
         secret = "expiring-secret-0123456789"
         access = "write"
         expires = "2027-01-01T00:00:00+01:00"
-    "#;
+    "#,
+            doc(1),
+            doc(3).url()
+        )
+    }
 
     fn at(rfc: &str) -> SystemTime {
         parse_rfc3339(rfc).unwrap()
@@ -233,34 +274,74 @@ mod tests {
 
     #[test]
     fn grants_follow_the_file() {
-        let tokens = Tokens::parse(FILE, "tokens.toml").unwrap();
+        let tokens = Tokens::parse(&file(), "tokens.toml").unwrap();
         let now = at("2026-06-01T00:00:00Z");
         let w = tokens.check("writer-secret-0123456789", now).unwrap();
-        assert!(w.may_read("anything") && w.may_write("anything"));
+        assert_eq!(w.to_access(), gapmap_repo::Access::full());
         let r = tokens.check("reader-secret-0123456789", now).unwrap();
-        assert!(r.may_read("docA") && !r.may_write("docA"));
-        assert!(!r.may_read("docB"));
+        let r = r.to_access();
+        assert!(r.may_read(&doc(1)) && !r.may_write(&doc(1)));
+        assert!(r.may_read(&doc(3)), "an automerge: URL names its document");
+        assert!(!r.may_read(&doc(2)));
         assert!(tokens.check("wrong-secret-0123456789", now).is_none());
         assert!(tokens.check("", now).is_none());
     }
 
     #[test]
     fn expired_tokens_are_refused() {
-        let tokens = Tokens::parse(FILE, "tokens.toml").unwrap();
+        let tokens = Tokens::parse(&file(), "tokens.toml").unwrap();
         let secret = "expiring-secret-0123456789";
         assert!(tokens.check(secret, at("2026-12-31T22:59:59Z")).is_some());
         assert!(tokens.check(secret, at("2026-12-31T23:00:00Z")).is_none());
     }
 
     #[test]
+    fn far_future_and_bare_toml_expiries() {
+        let far = "[[token]]\nsecret = \"0123456789abcdef0\"\naccess = \"read\"\nexpires = \"2999-01-01T00:00:00+02:00\"\n";
+        let tokens = Tokens::parse(far, "t.toml").unwrap();
+        assert!(tokens
+            .check("0123456789abcdef0", at("2998-12-31T21:59:59Z"))
+            .is_some());
+        assert!(tokens
+            .check("0123456789abcdef0", at("2998-12-31T22:00:00Z"))
+            .is_none());
+        let bare = "[[token]]\nsecret = \"0123456789abcdef0\"\naccess = \"read\"\nexpires = 2027-01-01T00:00:00.5Z\n";
+        let tokens = Tokens::parse(bare, "t.toml").unwrap();
+        assert!(tokens
+            .check("0123456789abcdef0", at("2027-01-01T00:00:00.4Z"))
+            .is_some());
+        assert!(tokens
+            .check("0123456789abcdef0", at("2027-01-01T00:00:00.5Z"))
+            .is_none());
+        let local = "[[token]]\nsecret = \"0123456789abcdef0\"\naccess = \"read\"\nexpires = 2027-01-01T00:00:00\n";
+        assert!(Tokens::parse(local, "t.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("offset"));
+        assert!(at("1960-01-01T00:00:00Z") < UNIX_EPOCH);
+    }
+
+    #[test]
     fn bad_files_say_what_is_wrong() {
         let short = "[[token]]\nsecret = \"abc\"\naccess = \"write\"\n";
-        assert!(Tokens::parse(short, "t.toml").unwrap_err().to_string().contains("token #1"));
+        assert!(Tokens::parse(short, "t.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("token #1"));
         let access = "[[token]]\nsecret = \"0123456789abcdef0\"\naccess = \"admin\"\n";
         assert!(Tokens::parse(access, "t.toml").is_err());
         let expires = "[[token]]\nsecret = \"0123456789abcdef0\"\naccess = \"read\"\nexpires = \"tomorrow\"\n";
-        assert!(Tokens::parse(expires, "t.toml").unwrap_err().to_string().contains("RFC 3339"));
+        assert!(Tokens::parse(expires, "t.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("RFC 3339"));
         assert!(Tokens::parse("not toml [", "t.toml").is_err());
+        let docs =
+            "[[token]]\nsecret = \"0123456789abcdef0\"\naccess = \"read\"\ndocs = [\"docA\"]\n";
+        assert!(Tokens::parse(docs, "t.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("docs: not a base58check document id"));
         assert!(Tokens::parse("", "t.toml").unwrap().is_empty());
     }
 
@@ -269,6 +350,10 @@ mod tests {
         let (a, b) = (new_secret(), new_secret());
         assert_eq!(a.len(), 64);
         assert_ne!(a, b);
-        assert!(Tokens::parse(&format!("[[token]]\nsecret = \"{a}\"\naccess = \"read\"\n"), "t").is_ok());
+        assert!(Tokens::parse(
+            &format!("[[token]]\nsecret = \"{a}\"\naccess = \"read\"\n"),
+            "t"
+        )
+        .is_ok());
     }
 }
