@@ -56,8 +56,8 @@
 #![deny(missing_docs)]
 
 mod canvas;
-mod describe;
 mod coverage;
+mod describe;
 pub mod diff;
 mod doc_id;
 mod error;
@@ -79,8 +79,8 @@ mod status;
 pub mod time;
 
 pub use canvas::{Canvas, RATING_RANGE};
-pub use describe::describe;
 pub use coverage::{Coverage, GapItem, LinkKind};
+pub use describe::describe;
 pub use diff::{diff, CanvasDiff};
 pub use doc_id::DocId;
 pub use error::{CanvasError, Result};

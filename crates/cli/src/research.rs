@@ -659,10 +659,10 @@ pub fn round(ctx: &Context, cmd: RoundCommand, json: bool, out: &mut dyn Write) 
             let focus = sections(&focus)?;
             let round = change(ctx, |c, author, now| {
                 let id = c.start_round(&label, &focus, author, now)?;
-                Ok(c.rounds()
+                c.rounds()
                     .into_iter()
                     .find(|r| r.id == id)
-                    .context("the round vanished")?)
+                    .context("the round vanished")
             })?;
             if json {
                 writeln!(out, "{}", round_json(&round))?;
@@ -1073,10 +1073,10 @@ pub fn rate(ctx: &Context, args: RateArgs, json: bool, out: &mut dyn Write) -> R
     let score = change(ctx, |c, author, now| {
         let id = c.resolve_note(&args.note)?;
         c.rate(&id, author, args.importance, args.satisfaction, now)?;
-        Ok(c.outcomes()
+        c.outcomes()
             .into_iter()
             .find(|o| o.note.id == id)
-            .context("the note vanished")?)
+            .context("the note vanished")
     })?;
     if json {
         writeln!(out, "{}", outcome_json(0, &score))?;

@@ -326,7 +326,10 @@ mod tests {
         assert_eq!(&aj.interviewee, chen);
         assert_eq!(aj.findings[0].text, "[name] hates email");
         // Evidence still counts distinct (pseudonymous) people.
-        assert_eq!(&a.note_evidence(&n).interviewees, std::slice::from_ref(chen));
+        assert_eq!(
+            &a.note_evidence(&n).interviewees,
+            std::slice::from_ref(chen)
+        );
         // The original is untouched.
         assert_eq!(c.interview(&i).unwrap().interviewee, "Maria Lopez");
     }
