@@ -197,11 +197,22 @@ pub fn sync(ctx: &Context, target: Option<String>, token: Option<String>, watch:
         })
         .with_context(|| format!("sync with {url} failed"))?;
         let mut synced = 0;
+        let mut refused = Vec::new();
         for (id, outcome) in &report.documents {
-            if let SyncOutcome::InSync(heads) = outcome {
-                record_synced(ctx, &url, id, heads)?;
-                synced += 1;
+            match outcome {
+                SyncOutcome::InSync(heads) => {
+                    record_synced(ctx, &url, id, heads)?;
+                    synced += 1;
+                }
+                SyncOutcome::Unavailable => refused.push(id.as_str()),
             }
+        }
+        if !refused.is_empty() {
+            bail!(
+                "{url} did not take {} canvas(es) ({}): the token is read-only or does not cover them",
+                refused.len(),
+                refused.join(", ")
+            );
         }
         if json {
             rows.push(json!({ "remote": url, "canvases": synced }));

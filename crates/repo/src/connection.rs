@@ -18,7 +18,7 @@ use crate::repo::{Reauth, Repo, RepoEvent, SyncOutcome, SyncReport, SyncWatch};
 use crate::Error;
 
 /// How long a one-shot sync may go without progress before it gives up.
-const SYNC_QUIET: Duration = Duration::from_secs(10);
+const SYNC_QUIET: Duration = Duration::from_secs(5);
 
 /// Drives `socket` until it closes. With `watch`, this is a one-shot sync:
 /// the connection closes once every watched document is settled.
