@@ -5,5 +5,6 @@ mod cli;
 mod crash;
 mod relay;
 mod research;
+mod sync;
 mod interop;
 mod util;
