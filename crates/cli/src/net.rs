@@ -268,7 +268,7 @@ pub fn status(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
 }
 
 /// Refuses a long-running command inside an owner: it already runs one.
-fn refuse_if_owned(ctx: &Context, what: &str) -> Result<()> {
+pub(crate) fn refuse_if_owned(ctx: &Context, what: &str) -> Result<()> {
     if ctx.store.repo().is_some() {
         bail!("another gapmap process already owns this store (serve, ui or sync --watch); stop it before starting {what}");
     }
@@ -277,7 +277,7 @@ fn refuse_if_owned(ctx: &Context, what: &str) -> Result<()> {
 
 /// Runs `body` with a repo that owns the store: the owner socket answers
 /// other gapmap commands until SIGINT/SIGTERM.
-fn run_owner<F, Fut>(ctx: &Context, body: F) -> Result<()>
+pub(crate) fn run_owner<F, Fut>(ctx: &Context, body: F) -> Result<()>
 where
     F: FnOnce(Repo, CancellationToken) -> Fut,
     Fut: Future<Output = Result<()>>,
