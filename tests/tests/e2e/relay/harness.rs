@@ -501,7 +501,7 @@ impl Replica {
     }
 
     /// Changes `key` at the root.
-    pub fn put(&mut self, key: &str, value: &str) {
+    pub fn put(&mut self, key: &str, value: impl Into<automerge::ScalarValue>) {
         self.doc
             .transact::<_, _, AutomergeError>(|tx| {
                 use automerge::transaction::Transactable;
