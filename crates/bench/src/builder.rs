@@ -5,10 +5,22 @@
 //! costs in proportion to its operations, so 2,000 notes built by 20,000
 //! changes is a very different load from 2,000 notes written in one go.
 //!
-//! Deterministic for a seed, so every run benchmarks the same document.
+//! Additions and moves are written here, in the DESIGN §3 schema exactly as
+//! `Canvas::add_note` and `move_note` write them, rather than through those
+//! calls: they read every note to place the new one, which makes building
+//! 2,000 notes quadratic (tens of minutes). Ranks come from [`next_rank`],
+//! keys of the same fractional-index format. Every other change goes
+//! through the canvas API, and the tests read the result back through it.
+//!
+//! Deterministic for a seed (but for the note ids, which the canvas draws),
+//! so every run benchmarks the same document.
+
+use std::collections::HashMap;
 
 use anyhow::{Context as _, Result};
-use gapmap_canvas::{Canvas, NoteId, Position, Section, Status};
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use gapmap_canvas::{Canvas, NoteId, Section, Status};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -80,6 +92,7 @@ pub fn build(plan: Plan) -> Result<Built> {
     let others_total = plan.notes * plan.changes_per_note.saturating_sub(1);
     let mut others_done = 0;
     let mut notes: Vec<Known> = Vec::with_capacity(plan.notes);
+    let mut ranks = Ranks::default();
     let mut author = &team[0];
     for added in 1..=plan.notes {
         // People work in sessions: the same person makes a run of changes.
@@ -95,14 +108,22 @@ pub fn build(plan: Plan) -> Result<Built> {
         } else {
             Vec::new()
         };
-        let id = canvas.add_note(section, &text, &tags, author.name, now)?;
+        let rank = ranks.append(section);
+        let id = add_note(&mut canvas, section, &text, &tags, &rank, author.name, now)?;
         notes.push(Known { id, section, text });
 
         // Spread the other changes evenly over the additions.
         let due = others_total * added / plan.notes;
         while others_done < due {
             now += rng.gen_range(1_000..120_000);
-            others_done += other_change(&mut canvas, &mut rng, &mut notes, due - others_done, now)?;
+            others_done += other_change(
+                &mut canvas,
+                &mut rng,
+                &mut notes,
+                &mut ranks,
+                due - others_done,
+                now,
+            )?;
         }
     }
 
@@ -125,6 +146,7 @@ fn other_change(
     canvas: &mut Canvas,
     rng: &mut StdRng,
     notes: &mut [Known],
+    ranks: &mut Ranks,
     room: usize,
     now: i64,
 ) -> Result<usize> {
@@ -137,21 +159,14 @@ fn other_change(
             notes[i].text = text;
         }
         40..=54 => {
-            // Half the moves go next to another note (reordering inside or
-            // across sections), half to the end of a section.
-            let j = rng.gen_range(0..notes.len());
-            let (section, at) = if j != i && rng.gen_bool(0.5) {
-                let other = notes[j].id.clone();
-                let at = if rng.gen_bool(0.5) {
-                    Position::Before(other)
-                } else {
-                    Position::After(other)
-                };
-                (notes[j].section, at)
+            // To the end of a section, often its own (to the bottom).
+            let section = if rng.gen_bool(0.3) {
+                notes[i].section
             } else {
-                (vocab::section(rng), Position::End)
+                vocab::section(rng)
             };
-            canvas.move_note(&id, section, at, now)?;
+            let rank = ranks.append(section);
+            move_note(canvas, &id, section, &rank, now)?;
             notes[i].section = section;
         }
         55..=74 => {
@@ -181,6 +196,120 @@ fn other_change(
     Ok(1)
 }
 
+/// The last rank given out in each section.
+#[derive(Default)]
+struct Ranks(HashMap<Section, String>);
+
+impl Ranks {
+    /// A rank after every other in `section`.
+    fn append(&mut self, section: Section) -> String {
+        let next = next_rank(self.0.get(&section).map(String::as_str));
+        self.0.insert(section, next.clone());
+        next
+    }
+}
+
+/// The integer-only fractional-index key after `last` (`a0`, `a1` … `az`,
+/// `b00` …), the keys gapmap-canvas itself gives when appending. `last` must
+/// be such a key, as every key this builder makes is.
+pub fn next_rank(last: Option<&str>) -> String {
+    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let Some(last) = last else {
+        return "a0".to_string();
+    };
+    let mut key = last.as_bytes().to_vec();
+    for i in (1..key.len()).rev() {
+        let d = DIGITS.iter().position(|&c| c == key[i]).unwrap_or(0);
+        if d + 1 < DIGITS.len() {
+            key[i] = DIGITS[d + 1];
+            return String::from_utf8_lossy(&key).into_owned();
+        }
+        key[i] = DIGITS[0];
+    }
+    // Every digit overflowed: one more digit, announced by the next head.
+    let mut longer = vec![key[0] + 1];
+    longer.resize(key.len() + 1, DIGITS[0]);
+    String::from_utf8_lossy(&longer).into_owned()
+}
+
+/// `Canvas::add_note`'s writes, with the rank given, as one commit.
+fn add_note(
+    canvas: &mut Canvas,
+    section: Section,
+    text: &str,
+    tags: &[String],
+    rank: &str,
+    author: &str,
+    now: i64,
+) -> Result<NoteId> {
+    let id = NoteId::random();
+    let doc = canvas.doc_mut();
+    let notes = match doc.get(&ROOT, "notes")? {
+        Some((Value::Object(ObjType::Map), notes)) => notes,
+        _ => doc.put_object(&ROOT, "notes", ObjType::Map)?,
+    };
+    let note = doc.put_object(&notes, id.as_str(), ObjType::Map)?;
+    doc.put(&note, "section", section.id())?;
+    let text_obj = doc.put_object(&note, "text", ObjType::Text)?;
+    doc.update_text(&text_obj, text)?;
+    doc.put(&note, "rank", rank)?;
+    doc.put(&note, "status", Status::Hypothesis.as_str())?;
+    let tag_map = doc.put_object(&note, "tags", ObjType::Map)?;
+    for tag in tags {
+        doc.put(&tag_map, tag.as_str(), true)?;
+    }
+    for key in ["links", "votes", "comments", "ratings"] {
+        doc.put_object(&note, key, ObjType::Map)?;
+    }
+    doc.put(&note, "author", author)?;
+    doc.put(&note, "created_at", now)?;
+    doc.put(&note, "updated_at", now)?;
+    doc.put(&note, "trashed_at", ScalarValue::Null)?;
+    let excerpt: String = text.chars().take(39).collect();
+    commit(
+        doc,
+        format!("add note {} to {section}: \"{excerpt}\"", id.short()),
+        now,
+    );
+    Ok(id)
+}
+
+/// `Canvas::move_note`'s writes, with the rank given, as one commit.
+fn move_note(
+    canvas: &mut Canvas,
+    id: &NoteId,
+    section: Section,
+    rank: &str,
+    now: i64,
+) -> Result<()> {
+    let doc = canvas.doc_mut();
+    let note = note_obj(doc, id).with_context(|| format!("note {id} vanished"))?;
+    doc.put(&note, "section", section.id())?;
+    doc.put(&note, "rank", rank)?;
+    doc.put(&note, "updated_at", now)?;
+    commit(doc, format!("move note {} to {section}", id.short()), now);
+    Ok(())
+}
+
+fn note_obj(doc: &automerge::AutoCommit, id: &NoteId) -> Option<ObjId> {
+    let Ok(Some((Value::Object(ObjType::Map), notes))) = doc.get(&ROOT, "notes") else {
+        return None;
+    };
+    match doc.get(&notes, id.as_str()) {
+        Ok(Some((Value::Object(ObjType::Map), note))) => Some(note),
+        _ => None,
+    }
+}
+
+/// Commits as the canvas does: a message for `gapmap log`, time in seconds.
+fn commit(doc: &mut automerge::AutoCommit, message: String, now_ms: i64) {
+    doc.commit_with(
+        CommitOptions::default()
+            .with_message(message)
+            .with_time(now_ms.div_euclid(1000)),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +325,44 @@ mod tests {
         assert_eq!(built.live_notes, 2_000);
         assert_eq!(built.canvas.notes().len(), 2_000);
         assert!(built.changes >= 20_000, "{} changes", built.changes);
+    }
+
+    #[test]
+    fn ranks_append_in_order() {
+        let mut last: Option<String> = None;
+        let mut keys = Vec::new();
+        for _ in 0..4_000 {
+            let next = next_rank(last.as_deref());
+            keys.push(next.clone());
+            last = Some(next);
+        }
+        assert_eq!(&keys[..3], ["a0", "a1", "a2"]);
+        assert_eq!(keys[61], "az");
+        assert_eq!(keys[62], "b00");
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(next_rank(Some("bzz")), "c000");
+    }
+
+    #[test]
+    fn notes_read_back_in_rank_order() {
+        let built = build(Plan {
+            notes: 300,
+            changes_per_note: 10,
+            seed: 3,
+        })
+        .unwrap();
+        for section in Section::ALL {
+            let ranks: Vec<String> = built
+                .canvas
+                .section_notes(section)
+                .into_iter()
+                .map(|n| n.rank)
+                .collect();
+            assert!(
+                ranks.windows(2).all(|w| w[0] < w[1]),
+                "{section}: {ranks:?}"
+            );
+        }
     }
 
     #[test]

@@ -87,12 +87,56 @@ impl Workdir {
 enum Scenario {
     /// `gapmap add` on canvases of 0, 200 and 2,000 notes vs automerge-repo 2.5 in node.
     Add(add::AddArgs),
+    /// Builds one benchmark canvas and writes it as `<DocId>.automerge`, for
+    /// other tools or a look at what the scenarios load.
+    Canvas(CanvasArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct CanvasArgs {
+    /// Live notes.
+    #[arg(long, default_value_t = 2_000)]
+    notes: usize,
+    /// Changes per note, counting its addition.
+    #[arg(long, default_value_t = 10)]
+    changes_per_note: usize,
+    /// Seed of the builder.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Directory to write the file into.
+    #[arg(long, short = 'o', default_value = ".")]
+    out: PathBuf,
+}
+
+fn write_canvas(args: &CanvasArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mut built = builder::build(builder::Plan {
+        notes: args.notes,
+        changes_per_note: args.changes_per_note,
+        seed: args.seed,
+    })?;
+    let elapsed = started.elapsed();
+    let bytes = built.canvas.doc_mut().save();
+    let file = args
+        .out
+        .join(format!("{}.automerge", gapmap_canvas::DocId::random()));
+    std::fs::write(&file, &bytes).with_context(|| format!("cannot write {}", file.display()))?;
+    eprintln!(
+        "{} live notes, {} changes, {} bytes, built in {:.2} s",
+        built.live_notes,
+        built.changes,
+        bytes.len(),
+        elapsed.as_secs_f64()
+    );
+    println!("{}", file.display());
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.scenario {
         Scenario::Add(args) => add::run(args, &cli.common),
+        Scenario::Canvas(args) => write_canvas(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
