@@ -900,3 +900,38 @@ fn tls_serves_wss_and_https_and_refuses_plain() {
     );
     relay.assert_healthy();
 }
+
+#[test]
+#[ignore = "gapmap-repo io_loop.rs: the documents_loaded gauge only ever grows (reported on issue 3)"]
+fn documents_no_one_syncs_leave_memory() {
+    let (_dir, mut relay) = open_relay(&[]);
+    let ids: Vec<DocumentId> = (0..3).map(|_| Replica::random_id()).collect();
+    let mut alice = relay.join("alice", None);
+    for id in &ids {
+        Replica::new(*id, "k", "v")
+            .sync(&mut alice, Until::InSync, PATIENCE)
+            .unwrap();
+    }
+    assert_eq!(relay.metric("gapmap_documents_loaded"), 3.0);
+    drop(alice);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while relay.metric("gapmap_documents_loaded") > 0.0 {
+        assert!(
+            Instant::now() < deadline,
+            "documents_loaded stays at {}",
+            relay.metric("gapmap_documents_loaded")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // And they come back from the store when wanted.
+    let mut bob = relay.join("bob", None);
+    assert_eq!(
+        Replica::fetch(&mut bob, ids[1])
+            .unwrap()
+            .get("k")
+            .as_deref(),
+        Some("v")
+    );
+    assert_eq!(relay.metric("gapmap_documents_loaded"), 1.0);
+    relay.assert_healthy();
+}
