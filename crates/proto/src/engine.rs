@@ -293,6 +293,18 @@ pub enum Event {
         /// The document.
         document_id: DocumentId,
     },
+    /// Resume syncing a document on this connection from a sync state saved
+    /// from an earlier connection to the same remote
+    /// ([`Notice::InSync::sync_state`]). Send before [`Event::Open`]; a state
+    /// that does not decode is ignored (the sync starts afresh).
+    ResumeSync {
+        /// The connection.
+        conn: ConnId,
+        /// The document.
+        document_id: DocumentId,
+        /// The encoded `automerge::sync::State`.
+        state: Vec<u8>,
+    },
     /// The answer to an [`Output::load`].
     Loaded {
         /// The document.
@@ -413,6 +425,15 @@ impl Engine {
             Event::ConnectionClosed { conn } => self.forget_connection(conn, &mut out),
             Event::AccessChanged { conn, access } => self.access_changed(conn, access, &mut out),
             Event::Open { conn, document_id } => self.open(conn, document_id, &mut out),
+            Event::ResumeSync {
+                conn,
+                document_id,
+                state,
+            } => {
+                if let Some(c) = self.connections.get_mut(&conn) {
+                    c.resume.insert(document_id, state);
+                }
+            }
             Event::Loaded {
                 document_id,
                 document,

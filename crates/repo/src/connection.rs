@@ -20,25 +20,76 @@ use crate::Error;
 /// How long a one-shot sync may go without progress before it gives up.
 const SYNC_QUIET: Duration = Duration::from_secs(5);
 
-/// Drives `socket` until it closes. With `watch`, this is a one-shot sync:
-/// the connection closes once every watched document is settled.
-pub(crate) async fn run<S>(
-    repo: Repo,
-    socket: WebSocketStream<S>,
-    role: Role,
-    access: Access,
-    open: Vec<DocumentId>,
-    watch: Option<SyncWatch>,
-    auth: Option<Reauth>,
-) where
+/// What a connection is for.
+pub(crate) struct Spec {
+    /// Which side we are.
+    pub role: Role,
+    /// What the peer may do.
+    pub access: Access,
+    /// Documents to open at once (client syncs).
+    pub open: Vec<DocumentId>,
+    /// A one-shot sync: close once every watched document is settled.
+    pub watch: Option<SyncWatch>,
+    /// The token to re-check on [`Repo::reauthorize`].
+    pub auth: Option<Reauth>,
+    /// The URL we dialled (sync states are saved per URL).
+    pub remote: Option<String>,
+}
+
+impl Spec {
+    /// An accepted connection.
+    pub fn server(access: Access, auth: Option<Reauth>) -> Spec {
+        Spec {
+            role: Role::Server,
+            access,
+            open: Vec::new(),
+            watch: None,
+            auth,
+            remote: None,
+        }
+    }
+
+    /// A connection we dialled to `url`, opening `open`.
+    pub fn client(url: &str, open: Vec<DocumentId>, watch: Option<SyncWatch>) -> Spec {
+        Spec {
+            role: Role::Client,
+            access: Access::full(),
+            open,
+            watch,
+            auth: None,
+            remote: Some(url.to_string()),
+        }
+    }
+}
+
+/// Drives `socket` until it closes.
+pub(crate) async fn run<S>(repo: Repo, socket: WebSocketStream<S>, spec: Spec)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let Spec {
+        role,
+        access,
+        open,
+        watch,
+        auth,
+        remote,
+    } = spec;
     let conn = ConnId(repo.next_conn.fetch_add(1, Ordering::Relaxed));
     let (outgoing, mut queue) = mpsc::channel::<Vec<u8>>(repo.outgoing_queue);
     let kill = repo.shutdown.child_token();
     // Subscribe before the engine hears of the connection, so no notice is missed.
     let mut events = watch.as_ref().map(|_| repo.subscribe());
     let mut watch = watch.map(|w| Watcher::new(w, conn));
+    let resume = match &remote {
+        Some(url) => {
+            let (store, url, ids) = (repo.store.clone(), url.clone(), open.clone());
+            tokio::task::spawn_blocking(move || crate::io_loop::saved_sync_states(&store, &url, &ids))
+                .await
+                .unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
     if repo
         .send(Command::Opened {
             conn,
@@ -47,6 +98,8 @@ pub(crate) async fn run<S>(
             outgoing,
             kill: kill.clone(),
             open,
+            remote,
+            resume,
         })
         .is_err()
     {
@@ -175,7 +228,7 @@ impl Watcher {
     /// Takes in an event; true if it was progress on this connection.
     fn observe(&mut self, event: &RepoEvent) -> bool {
         match event {
-            RepoEvent::Notice(Notice::InSync { conn, document_id, heads }) if *conn == self.conn => {
+            RepoEvent::Notice(Notice::InSync { conn, document_id, heads, .. }) if *conn == self.conn => {
                 if let Some(slot) = self.outcomes.get_mut(document_id) {
                     *slot = Some(SyncOutcome::InSync(heads.clone()));
                 }

@@ -32,6 +32,11 @@ pub(crate) enum Command {
         kill: CancellationToken,
         /// Documents to open on it right away (client syncs).
         open: Vec<DocumentId>,
+        /// The remote's URL when we dialled it: sync states are saved per
+        /// (URL, document) and given back on the next connection.
+        remote: Option<String>,
+        /// Saved sync states to resume from.
+        resume: Vec<(DocumentId, Vec<u8>)>,
     },
     /// A frame arrived.
     Frame { conn: ConnId, data: Vec<u8>, at: Instant },
@@ -110,6 +115,31 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The setting under which the sync state with a remote URL is kept.
+fn sync_state_key(url: &str, id: &DocumentId) -> String {
+    format!("sync-state:{url}:{id}")
+}
+
+/// Sync states saved for `ids` with the remote at `url`.
+pub(crate) fn saved_sync_states(store: &Store, url: &str, ids: &[DocumentId]) -> Vec<(DocumentId, Vec<u8>)> {
+    ids.iter()
+        .filter_map(|id| {
+            let text = store.setting(&sync_state_key(url, id)).ok()??;
+            Some((*id, unhex(&text)?))
+        })
+        .collect()
+}
+
 /// One connection as the loop sees it.
 struct Conn {
     outgoing: mpsc::Sender<Vec<u8>>,
@@ -117,6 +147,8 @@ struct Conn {
     /// Whether we dialled it: local documents are offered to the remotes we
     /// dialled, including ones created while connected.
     dialled: bool,
+    /// The URL we dialled, where sync states are saved.
+    remote: Option<String>,
 }
 
 struct Loop {
@@ -179,10 +211,16 @@ impl Loop {
                 outgoing,
                 kill,
                 open,
+                remote,
+                resume,
             } => {
                 self.metrics.connection_opened();
-                self.conns.insert(conn, Conn { outgoing, kill, dialled: role == Role::Client });
+                let dialled = role == Role::Client;
+                self.conns.insert(conn, Conn { outgoing, kill, dialled, remote });
                 self.event(Event::ConnectionOpened { conn, role, access }, None);
+                for (document_id, state) in resume {
+                    self.event(Event::ResumeSync { conn, document_id, state }, None);
+                }
                 for document_id in open {
                     self.event(Event::Open { conn, document_id }, None);
                 }
@@ -320,6 +358,17 @@ impl Loop {
             let _ = self.events.send(RepoEvent::Closed(conn, Some(reason)));
         }
         for notice in output.notices {
+            if let gapmap_proto::Notice::InSync { conn, document_id, sync_state, .. } = &notice {
+                if let Some(url) = self.conns.get(conn).and_then(|c| c.remote.clone()) {
+                    let key = sync_state_key(&url, document_id);
+                    let (store, value) = (self.store.clone(), hex(sync_state));
+                    self.tracker.spawn_blocking(move || {
+                        if let Err(err) = store.set_setting(&key, &value) {
+                            tracing::warn!(%err, "cannot save a sync state");
+                        }
+                    });
+                }
+            }
             let _ = self.events.send(RepoEvent::Notice(notice));
         }
     }

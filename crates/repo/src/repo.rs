@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::client;
-use crate::connection;
+use crate::connection::{self, Spec};
 use crate::io_loop::{self, Command};
 use crate::metrics::Metrics;
 use crate::server::ServerSocket;
@@ -197,7 +197,7 @@ impl Repo {
             match attempt.await {
                 Ok((socket, ids)) => {
                     tracing::info!(%url, documents = ids.len(), "connected");
-                    let run = connection::run(self.clone(), socket, gapmap_proto::Role::Client, Access::full(), ids, None, None);
+                    let run = connection::run(self.clone(), socket, Spec::client(&url, ids, None));
                     tokio::select! {
                         _ = run => tracing::info!(%url, "disconnected"),
                         _ = stop.cancelled() => return,
@@ -244,7 +244,7 @@ impl Repo {
     /// Serves an accepted websocket until it closes. With `auth`, the
     /// connection's token is checked again on every [`Repo::reauthorize`].
     pub async fn serve_socket(&self, socket: ServerSocket, access: Access, auth: Option<Reauth>) {
-        connection::run(self.clone(), socket, gapmap_proto::Role::Server, access, Vec::new(), None, auth).await;
+        connection::run(self.clone(), socket, Spec::server(access, auth)).await;
     }
 
     /// Re-checks every connection's token (the tokens file was re-read):
@@ -265,15 +265,9 @@ impl Repo {
         let socket = client::dial(url, token, self.ws_config, Duration::from_secs(15)).await?;
         let (done_tx, done_rx) = oneshot::channel();
         let watch = SyncWatch { ids: ids.clone(), done: done_tx };
-        let task = self.tracker.spawn(connection::run(
-            self.clone(),
-            socket,
-            gapmap_proto::Role::Client,
-            Access::full(),
-            ids,
-            Some(watch),
-            None,
-        ));
+        let task = self
+            .tracker
+            .spawn(connection::run(self.clone(), socket, Spec::client(url, ids, Some(watch))));
         let result = done_rx.await.map_err(|_| Error::Remote(format!("{url} closed the connection")))?;
         let _ = task.await;
         result

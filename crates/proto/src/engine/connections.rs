@@ -29,6 +29,7 @@ impl Engine {
                 last_heard: self.now,
                 docs: BTreeSet::new(),
                 queued_opens: Vec::new(),
+                resume: Default::default(),
             },
         );
         if role == Role::Client {

@@ -437,10 +437,11 @@ impl Engine {
             }
             c.docs.insert(id);
         }
+        let saved = c.resume.remove(&id);
         if let Some(doc) = self.documents.get_mut(&id) {
             doc.peers
                 .entry(conn)
-                .or_insert_with(|| PeerDoc::new(may_write, status));
+                .or_insert_with(|| PeerDoc::resumed(may_write, status, saved.as_deref()));
         }
         true
     }
@@ -598,6 +599,7 @@ impl Engine {
                 conn,
                 document_id: id,
                 heads,
+                sync_state: peer.sync.encode(),
             });
         }
     }

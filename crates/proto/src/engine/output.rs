@@ -99,6 +99,10 @@ pub enum Notice {
         document_id: DocumentId,
         /// The common heads.
         heads: Vec<ChangeHash>,
+        /// Our sync state with this peer for the document, encoded: saved
+        /// and given back with [`Event::ResumeSync`](super::Event::ResumeSync)
+        /// on a later connection, the next sync sends only what changed.
+        sync_state: Vec<u8>,
     },
     /// The peer on `conn` does not have the document this repo asked it for
     /// (it said `doc-unavailable`, or did not answer in time).

@@ -27,6 +27,11 @@ pub(super) struct Connection {
     /// Documents the application opened on this connection before the
     /// handshake completed; opened once it does.
     pub queued_opens: Vec<DocumentId>,
+    /// Sync states saved from an earlier connection to the same remote
+    /// ([`Event::ResumeSync`](super::Event::ResumeSync)), used when the
+    /// document is attached: the first exchange then covers only what
+    /// changed since.
+    pub resume: std::collections::HashMap<DocumentId, Vec<u8>>,
 }
 
 /// One document the engine knows about.
@@ -109,12 +114,19 @@ pub(super) struct PeerDoc {
 
 impl PeerDoc {
     pub fn new(may_write: bool, status: PeerStatus) -> PeerDoc {
+        PeerDoc::resumed(may_write, status, None)
+    }
+
+    /// Like [`PeerDoc::new`], starting from a saved sync state when one is
+    /// given and decodes (a read-only peer always starts afresh).
+    pub fn resumed(may_write: bool, status: PeerStatus, saved: Option<&[u8]>) -> PeerDoc {
+        let sync = match saved.filter(|_| may_write).map(sync::State::decode) {
+            Some(Ok(state)) => state,
+            _ if may_write => sync::State::new(),
+            _ => sync::State::new_read_only(),
+        };
         PeerDoc {
-            sync: if may_write {
-                sync::State::new()
-            } else {
-                sync::State::new_read_only()
-            },
+            sync,
             status,
             reported_in_sync: None,
         }
