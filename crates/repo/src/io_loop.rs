@@ -89,7 +89,7 @@ pub(crate) fn start(config: RepoConfig) -> Repo {
         reload: Arc::new(tokio::sync::watch::channel(0).0),
     };
     let session: [u8; 8] = rand::random();
-    let mut engine_config = Config::new(config.peer_id.clone().into(), hex(&session));
+    let mut engine_config = Config::new(config.peer_id.clone().into(), hex::encode(session));
     engine_config.peer_metadata = PeerMetadata {
         storage_id: None,
         is_ephemeral: false,
@@ -111,20 +111,6 @@ pub(crate) fn start(config: RepoConfig) -> Repo {
     repo
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// The setting under which the sync state with a remote URL is kept.
 fn sync_state_key(url: &str, id: &DocumentId) -> String {
     format!("sync-state:{url}:{id}")
@@ -135,7 +121,7 @@ pub(crate) fn saved_sync_states(store: &Store, url: &str, ids: &[DocumentId]) ->
     ids.iter()
         .filter_map(|id| {
             let text = store.setting(&sync_state_key(url, id)).ok()??;
-            Some((*id, unhex(&text)?))
+            Some((*id, hex::decode(text).ok()?))
         })
         .collect()
 }
@@ -361,7 +347,7 @@ impl Loop {
             if let gapmap_proto::Notice::InSync { conn, document_id, sync_state, .. } = &notice {
                 if let Some(url) = self.conns.get(conn).and_then(|c| c.remote.clone()) {
                     let key = sync_state_key(&url, document_id);
-                    let (store, value) = (self.store.clone(), hex(sync_state));
+                    let (store, value) = (self.store.clone(), hex::encode(sync_state));
                     self.tracker.spawn_blocking(move || {
                         if let Err(err) = store.set_setting(&key, &value) {
                             tracing::warn!(%err, "cannot save a sync state");
