@@ -19,7 +19,7 @@ use crate::context::Docs;
 /// canvas schema.
 pub fn repo_config(store: Store, peer_id: String) -> RepoConfig {
     let mut config = RepoConfig::new(store, peer_id);
-    config.describe = Arc::new(|doc| gapmap_canvas::describe(doc));
+    config.describe = Arc::new(gapmap_canvas::describe::<automerge::Automerge>);
     config
 }
 
