@@ -8,6 +8,7 @@
 
 mod tokens;
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -90,7 +91,7 @@ struct RunArgs {
     /// Close connections silent for this many seconds.
     #[arg(long, default_value_t = 600)]
     idle_timeout: u64,
-    /// More logging (-v info, -vv debug); RUST_LOG overrides.
+    /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
 }
@@ -130,6 +131,8 @@ fn init_tracing(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // journald and log files get plain text; a terminal gets colours.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
 }
 
