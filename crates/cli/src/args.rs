@@ -228,6 +228,15 @@ pub enum Command {
         /// Stay connected, apply remote changes live, reconnect when the connection drops.
         #[arg(long)]
         watch: bool,
+        /// Sync with every gapmap peer announcing itself on the LAN (see `serve --announce`).
+        #[arg(long, conflicts_with = "url")]
+        lan: bool,
+    },
+    /// List gapmap peers announcing themselves on the LAN.
+    Peers {
+        /// Seconds to listen.
+        #[arg(long, default_value_t = 2)]
+        wait: u64,
     },
     /// Per canvas and remote: local changes the remote has not acknowledged.
     Status,
@@ -239,6 +248,9 @@ pub enum Command {
         /// Require this bearer token from peers.
         #[arg(long, value_name = "T", env = "GAPMAP_SERVE_TOKEN")]
         token: Option<String>,
+        /// Announce this peer on the LAN over mDNS (`gapmap peers`, `sync --lan`).
+        #[arg(long)]
+        announce: bool,
     },
 }
 

@@ -194,9 +194,19 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
         Command::Doctor => doctor_check(&ctx, json, out),
         Command::Remote { action } => net::remote(&ctx, action, json, out),
         Command::Clone { id, from, token } => net::clone(&ctx, &id, &from, token, json, out),
-        Command::Sync { url, token, watch } => net::sync(&ctx, url, token, watch, json, out),
+        Command::Sync {
+            url,
+            token,
+            watch,
+            lan,
+        } => net::sync(&ctx, net::SyncArgs { target: url, token, watch, lan }, json, out),
+        Command::Peers { wait } => net::peers(&ctx, wait, json, out),
         Command::Status => net::status(&ctx, json, out),
-        Command::Serve { listen, token } => net::serve(&ctx, &listen, token, json, out),
+        Command::Serve {
+            listen,
+            token,
+            announce,
+        } => net::serve(&ctx, &listen, token, announce, json, out),
         Command::Completions { shell } => {
             completions(shell, out);
             Ok(())

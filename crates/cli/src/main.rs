@@ -7,6 +7,7 @@
 mod args;
 mod commands;
 mod context;
+mod lan;
 mod live;
 mod net;
 mod owner;

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use automerge::ChangeHash;
@@ -18,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::args::RemoteAction;
 use crate::context::{Context, CURRENT_KEY};
+use crate::lan;
 use crate::live::{self, LiveDocs};
 use crate::owner;
 
@@ -174,10 +176,31 @@ pub fn clone(ctx: &Context, id: &str, from: &str, token: Option<String>, json: b
     Ok(())
 }
 
-/// `gapmap sync [URL] [--token T] [--watch]`
-pub fn sync(ctx: &Context, target: Option<String>, token: Option<String>, watch: bool, json: bool, out: &mut dyn Write) -> Result<()> {
+/// What `gapmap sync` was asked.
+pub struct SyncArgs {
+    /// A URL or remote name.
+    pub target: Option<String>,
+    /// Bearer token.
+    pub token: Option<String>,
+    /// Stay connected.
+    pub watch: bool,
+    /// Sync with the peers announced on the LAN.
+    pub lan: bool,
+}
+
+/// `gapmap sync [URL] [--token T] [--watch] [--lan]`
+pub fn sync(ctx: &Context, args: SyncArgs, json: bool, out: &mut dyn Write) -> Result<()> {
+    let SyncArgs { target, token, watch, lan } = args;
     let targets: Vec<(String, Option<String>)> = match target {
         Some(t) => vec![resolve_remote(ctx, &t, token)?],
+        None if lan => {
+            let me = live::peer_id(&ctx.store.store())?;
+            let peers = lan::discover(Duration::from_secs(2), Some(&me))?;
+            if peers.is_empty() {
+                bail!("no gapmap peer announces itself on this network (start one with gapmap serve --listen 0.0.0.0:7788 --announce)");
+            }
+            peers.into_iter().map(|p| (p.url, token.clone())).collect()
+        }
         None => {
             let all = remotes(ctx)?;
             if all.is_empty() {
@@ -316,15 +339,34 @@ async fn wait_for_signal() -> Result<()> {
     Ok(())
 }
 
-/// `gapmap serve --listen ADDR [--token T]`
-pub fn serve(ctx: &Context, listen: &str, token: Option<String>, json: bool, out: &mut dyn Write) -> Result<()> {
+/// `gapmap peers`
+pub fn peers(ctx: &Context, wait: u64, json: bool, out: &mut dyn Write) -> Result<()> {
+    let me = live::peer_id(&ctx.store.store())?;
+    let peers = lan::discover(Duration::from_secs(wait), Some(&me))?;
+    if json {
+        let rows: Vec<_> = peers.iter().map(|p| json!({ "name": p.name, "url": p.url })).collect();
+        writeln!(out, "{}", serde_json::Value::Array(rows))?;
+    } else if peers.is_empty() {
+        writeln!(out, "no gapmap peers heard on the LAN in {wait}s")?;
+    } else {
+        for p in peers {
+            writeln!(out, "{}  {}", p.url, p.name)?;
+        }
+    }
+    Ok(())
+}
+
+/// `gapmap serve --listen ADDR [--token T] [--announce]`
+pub fn serve(ctx: &Context, listen: &str, token: Option<String>, announce: bool, json: bool, out: &mut dyn Write) -> Result<()> {
     refuse_if_owned(ctx, "gapmap serve")?;
     let canvases = ctx.store.list()?.len();
+    let peer_id = live::peer_id(&ctx.store.store())?;
     run_owner(ctx, |repo, stop| async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
+        let _announced = if announce { Some(lan::announce(&peer_id, addr)?) } else { None };
         let auth: Arc<dyn Authorizer> = match token {
             Some(secret) => Arc::new(SharedSecret(secret)),
             None => Arc::new(Open),

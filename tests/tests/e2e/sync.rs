@@ -205,3 +205,17 @@ fn network_mistakes_give_one_clear_line() {
     assert!(line.contains("does not have"), "{line}");
     assert_eq!(other.ok(&["clone", &id, "--from", &url, "--token", "reader-reader-reader"]), id);
 }
+
+#[test]
+fn peers_find_each_other_on_the_lan() {
+    let (ana, ben) = (Store::new("ana"), Store::new("ben"));
+    let id = ana.json(&["new", "On the LAN"])["id"].as_str().unwrap().to_string();
+    let serving = Serving::start(&ana, &["--announce"]);
+    let peers = ben.json(&["peers", "--wait", "3"]);
+    let urls: Vec<&str> = peers.as_array().unwrap().iter().map(|p| p["url"].as_str().unwrap()).collect();
+    assert!(urls.contains(&serving.url.as_str()), "{peers} lacks {}", serving.url);
+    ben.ok(&["clone", &id, "--from", &serving.url]);
+    ben.ok(&["add", "now", "added by ben"]);
+    assert!(ben.ok(&["sync", "--lan"]).contains("1 canvas(es) in sync"));
+    assert_eq!(texts(&ana.show(), "now"), ["added by ben"]);
+}

@@ -70,6 +70,8 @@ impl Store {
         cmd.env_remove("GAPMAP_HOME")
             .env_remove("GAPMAP_NAME")
             .env("NO_COLOR", "1")
+            // mDNS stays on this machine in tests.
+            .env("GAPMAP_MDNS_INTERFACE", "lo")
             .env("COLUMNS", "120")
             .arg("--home")
             .arg(&self.home)
