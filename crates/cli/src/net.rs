@@ -216,7 +216,7 @@ pub fn sync(ctx: &Context, args: SyncArgs, json: bool, out: &mut dyn Write) -> R
     for (url, token) in targets {
         let report = with_repo(ctx, |repo| {
             let (url, token) = (url.clone(), token.clone());
-            async move { Ok(repo.sync_with(&url, token.as_deref(), None).await?) }
+            async move { Ok(repo.sync_with_progress(&url, token.as_deref(), None, progress_bar(&url)).await?) }
         })
         .with_context(|| format!("sync with {url} failed"))?;
         let mut synced = 0;
@@ -247,6 +247,36 @@ pub fn sync(ctx: &Context, args: SyncArgs, json: bool, out: &mut dyn Write) -> R
         writeln!(out, "{}", serde_json::Value::Array(rows))?;
     }
     Ok(())
+}
+
+/// A progress bar on stderr for a sync that moves many documents (only on a
+/// terminal: scripts and logs stay clean).
+fn progress_bar(url: &str) -> Option<gapmap_repo::Progress> {
+    use std::io::IsTerminal;
+    const MANY: usize = 10;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::hidden();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} canvases")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("syncing with {url}"));
+    Some(Box::new(move |settled, total| {
+        if total < MANY {
+            return;
+        }
+        if bar.is_hidden() {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_length(total as u64);
+        }
+        bar.set_position(settled as u64);
+        if settled == total {
+            bar.finish_and_clear();
+        }
+    }))
 }
 
 /// `gapmap status`

@@ -213,6 +213,7 @@ struct Watcher {
     outcomes: BTreeMap<DocumentId, Option<SyncOutcome>>,
     /// The error the remote sent, if it did.
     remote_error: Option<String>,
+    progress: Option<crate::repo::Progress>,
 }
 
 impl Watcher {
@@ -222,11 +223,23 @@ impl Watcher {
             done: watch.done,
             outcomes: watch.ids.into_iter().map(|id| (id, None)).collect(),
             remote_error: None,
+            progress: watch.progress,
         }
     }
 
     /// Takes in an event; true if it was progress on this connection.
     fn observe(&mut self, event: &RepoEvent) -> bool {
+        let progressed = self.settle(event);
+        if progressed {
+            if let Some(report) = &self.progress {
+                let settled = self.outcomes.values().filter(|o| o.is_some()).count();
+                report(settled, self.outcomes.len());
+            }
+        }
+        progressed
+    }
+
+    fn settle(&mut self, event: &RepoEvent) -> bool {
         match event {
             RepoEvent::Notice(Notice::InSync { conn, document_id, heads, .. }) if *conn == self.conn => {
                 if let Some(slot) = self.outcomes.get_mut(document_id) {

@@ -37,7 +37,7 @@ pub mod routes;
 pub mod server;
 
 pub use gapmap_proto::{Access, DocumentId, Limits};
-pub use repo::{Describe, Reauth, Repo, RepoConfig, RepoEvent, SyncOutcome, SyncReport};
+pub use repo::{Describe, Progress, Reauth, Repo, RepoConfig, RepoEvent, SyncOutcome, SyncReport};
 
 /// What can go wrong in the engine, as one line each.
 #[derive(Debug, thiserror::Error)]

@@ -258,13 +258,28 @@ impl Repo {
     /// store when `None`) once: returns when both sides hold the same heads
     /// for each, or the remote said it lacks one.
     pub async fn sync_with(&self, url: &str, token: Option<&str>, ids: Option<Vec<DocumentId>>) -> Result<SyncReport, Error> {
+        self.sync_with_progress(url, token, ids, None).await
+    }
+
+    /// [`Repo::sync_with`], telling `progress` (settled, total) as it goes.
+    pub async fn sync_with_progress(
+        &self,
+        url: &str,
+        token: Option<&str>,
+        ids: Option<Vec<DocumentId>>,
+        progress: Option<Progress>,
+    ) -> Result<SyncReport, Error> {
         let ids = match ids {
             Some(ids) => ids,
             None => self.stored_ids()?,
         };
         let socket = client::dial(url, token, self.ws_config, Duration::from_secs(15)).await?;
         let (done_tx, done_rx) = oneshot::channel();
-        let watch = SyncWatch { ids: ids.clone(), done: done_tx };
+        let watch = SyncWatch {
+            ids: ids.clone(),
+            done: done_tx,
+            progress,
+        };
         let task = self
             .tracker
             .spawn(connection::run(self.clone(), socket, Spec::client(url, ids, Some(watch))));
@@ -304,4 +319,9 @@ pub(crate) struct SyncWatch {
     pub ids: Vec<DocumentId>,
     /// Where the result goes.
     pub done: oneshot::Sender<Result<SyncReport, Error>>,
+    /// Told (settled, total) as documents settle.
+    pub progress: Option<Progress>,
 }
+
+/// A callback told how many documents of a sync are settled, of how many.
+pub type Progress = Box<dyn Fn(usize, usize) + Send>;

@@ -1,7 +1,7 @@
-//! The HTTP face of a repo: the websocket endpoint (any path, as
-//! automerge-repo clients connect to the server's root), `/healthz` and
-//! `/metrics`. The relay, `gapmap serve` and `gapmap ui` mount these and add
-//! their own routes.
+//! The HTTP face of a repo: the websocket endpoint (`/` and any path the
+//! application does not route, as automerge-repo clients connect to the
+//! server's root), `/healthz` and `/metrics`. The relay, `gapmap serve` and
+//! `gapmap ui` mount these and add their own routes.
 
 use std::sync::Arc;
 
@@ -50,26 +50,44 @@ struct AppState {
     auth: Arc<dyn Authorizer>,
 }
 
-/// The sync endpoint plus `/healthz` and `/metrics`. A websocket upgrade on
-/// any path not claimed by another route is a sync connection; the
-/// caller's `fallback` (if any) serves plain HTTP requests there.
-pub fn sync_routes(repo: Repo, auth: Arc<dyn Authorizer>, fallback: Option<Router>) -> Router {
+/// The sync endpoint plus `/healthz` and `/metrics`, in front of the
+/// application's own routes (`app`, if any).
+///
+/// A websocket upgrade on `/`, or on a path `app` does not route, is a sync
+/// connection; an upgrade on a path `app` routes goes to `app` (the web
+/// board's own socket). Plain requests go to `app`, else get a 404. `app`
+/// must not set a fallback: unrouted requests come back here.
+pub fn sync_routes(repo: Repo, auth: Arc<dyn Authorizer>, app: Option<Router>) -> Router {
     let state = AppState { repo, auth };
-    let fallback = fallback.unwrap_or_else(|| Router::new().fallback(|| async { plain(StatusCode::NOT_FOUND, "gapmap: not found; connect with a websocket\n") }));
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics))
-        .fallback(move |State(state): State<AppState>, req: Request| {
-            let fallback = fallback.clone();
+    let unrouted = {
+        let state = state.clone();
+        move |req: Request| {
+            let state = state.clone();
             async move {
                 if is_upgrade(req.headers()) {
                     upgrade(state, req)
                 } else {
-                    use tower::ServiceExt;
-                    match fallback.oneshot(req).await {
-                        Ok(response) => response,
-                        Err(never) => match never {},
+                    plain(StatusCode::NOT_FOUND, "gapmap: not found; connect with a websocket\n")
+                }
+            }
+        }
+    };
+    let app = app.map(|app| app.fallback(unrouted.clone()));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .fallback(move |req: Request| {
+            let (app, unrouted) = (app.clone(), unrouted.clone());
+            async move {
+                match app {
+                    Some(app) if !(req.uri().path() == "/" && is_upgrade(req.headers())) => {
+                        use tower::ServiceExt;
+                        match app.oneshot(req).await {
+                            Ok(response) => response,
+                            Err(never) => match never {},
+                        }
                     }
+                    _ => unrouted(req).await,
                 }
             }
         })
