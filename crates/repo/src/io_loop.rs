@@ -91,7 +91,7 @@ pub(crate) fn start(config: RepoConfig) -> Repo {
     let session: [u8; 8] = rand::random();
     let mut engine_config = Config::new(config.peer_id.clone().into(), hex::encode(session));
     engine_config.peer_metadata = PeerMetadata {
-        storage_id: None,
+        storage_id: config.storage_id.clone(),
         is_ephemeral: false,
     };
     engine_config.limits = config.limits.clone();

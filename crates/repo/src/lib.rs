@@ -36,7 +36,7 @@ mod repo;
 pub mod routes;
 pub mod server;
 
-pub use gapmap_proto::{Access, DocumentId, Limits};
+pub use gapmap_proto::{Access, DocumentId, Limits, Notice};
 pub use repo::{Describe, Progress, Reauth, Repo, RepoConfig, RepoEvent, SyncOutcome, SyncReport};
 
 /// What can go wrong in the engine, as one line each.

@@ -38,25 +38,42 @@ pub struct RepoConfig {
     pub outgoing_queue: usize,
     /// Index entries for documents received from peers.
     pub describe: Describe,
-    /// Unload a document from memory when no connection has used it for this
-    /// long (it stays in the store).
-    pub unload_after: Duration,
+    /// Our storage id, sent in the handshake: peers that keep storage key
+    /// their saved sync states with us by it, so their reconnects resume.
+    pub storage_id: Option<String>,
 }
 
 impl RepoConfig {
-    /// Defaults: 8 MiB messages, 256 queued messages per connection.
+    /// Defaults: 8 MiB messages, 256 queued messages per connection; the
+    /// storage id is kept in the store (setting `storage-id`), made once.
     pub fn new(store: Store, peer_id: impl Into<String>) -> RepoConfig {
         let mut limits = Limits::default();
         limits.decode.max_frame_size = 8 * 1024 * 1024;
+        let storage_id = match store.setting("storage-id") {
+            Ok(Some(id)) => Some(id),
+            _ => {
+                let id = uuid_like(rand::random());
+                store.set_setting("storage-id", &id).ok().map(|()| id)
+            }
+        };
         RepoConfig {
+            storage_id,
             store,
             peer_id: peer_id.into(),
             limits,
             outgoing_queue: 256,
             describe: Arc::new(|_| (String::new(), 0)),
-            unload_after: Duration::from_secs(300),
         }
     }
+}
+
+/// A random id shaped like automerge-repo's storage ids (a v4 UUID).
+fn uuid_like(bytes: [u8; 16]) -> String {
+    let mut b = bytes;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 /// Something that happened in the repo, for the application (the web board
