@@ -33,7 +33,8 @@ pub struct AddArgs {
     /// A smoke run of a few seconds (for CI): few runs, small canvases.
     #[arg(long)]
     pub quick: bool,
-    /// Timed runs per canvas size and program [default: 30, --quick: 5].
+    /// Timed runs per canvas size and program [default: 20, --quick: 5];
+    /// the in-process phases take half as many (at least 3).
     #[arg(long, value_name = "N")]
     pub runs: Option<usize>,
     /// Canvas sizes in live notes [default: 0,200,2000, --quick: 0,200].
@@ -62,7 +63,7 @@ pub struct AddArgs {
 
 impl AddArgs {
     fn runs(&self) -> usize {
-        self.runs.unwrap_or(if self.quick { 5 } else { 30 }).max(1)
+        self.runs.unwrap_or(if self.quick { 5 } else { 20 }).max(1)
     }
 
     fn sizes(&self) -> Vec<usize> {
@@ -83,6 +84,8 @@ impl AddArgs {
 pub struct AddReport {
     /// Timed runs per size and program.
     pub runs: usize,
+    /// Runs of the in-process phases per size.
+    pub phase_runs: usize,
     /// `--quick`.
     pub quick: bool,
     /// The ratio the largest size should reach.
@@ -177,6 +180,7 @@ pub fn run(args: &AddArgs, common: &Common) -> Result<()> {
 
     let mut report = AddReport {
         runs,
+        phase_runs: (runs / 2).max(3),
         quick: args.quick,
         target: args.target,
         gapmap: (gapmap.clone(), gapmap_version),
@@ -226,8 +230,9 @@ pub fn run(args: &AddArgs, common: &Common) -> Result<()> {
 
     eprintln!("measuring gapmap's phases in-process…");
     let phase_dir = work.path().join("phases");
+    let phase_runs = report.phase_runs;
     for size in &mut prepared {
-        for i in 0..=runs {
+        for i in 0..=phase_runs {
             procs::copy_tree(&size.gapmap_template, &phase_dir)?;
             let laps = phases::add_once(&phase_dir, AUTHOR)?;
             let reference = phases::automerge_load(&size.bytes)?;

@@ -84,7 +84,10 @@ pub fn tables(report: &AddReport) -> String {
         fmt_ms(&report.node_imports),
     );
 
-    out += "\nwhere `gapmap add`'s time goes: median ms of each phase, in-process with the CLI's calls\n";
+    out += &format!(
+        "\nwhere `gapmap add`'s time goes: median ms of {} in-process runs with the CLI's calls\n",
+        report.phase_runs
+    );
     out += &format!("{:>6} {:>7}", "notes", "start");
     for name in phases::NAMES {
         out += &format!(" {:>8}", name);
@@ -195,6 +198,7 @@ pub fn to_json(report: &AddReport) -> Value {
         "bench": "add",
         "quick": report.quick,
         "runs": report.runs,
+        "phase_runs": report.phase_runs,
         "machine": machine(),
         "gapmap": { "binary": report.gapmap.0, "version": report.gapmap.1 },
         "js": report.js_versions.as_ref().map(|(node, repo)| json!({ "node": node, "automerge_repo": repo })),

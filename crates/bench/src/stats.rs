@@ -17,7 +17,7 @@ pub fn quantile(samples: &[f64], q: f64) -> Option<f64> {
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
     let n = sorted.len();
-    if q == 0.5 && n % 2 == 0 {
+    if q == 0.5 && n.is_multiple_of(2) {
         return Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0);
     }
     let rank = (q.clamp(0.0, 1.0) * n as f64).ceil() as usize;
