@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use gapmap_proto::Message;
 use tungstenite::Message as Frame;
 
-use super::harness::{self, Cbor, Got, Peer, Replica, Until, PATIENCE};
+use super::harness::{self, Cbor, Got, Peer, Replica, Until, Why, PATIENCE};
 use super::open_relay;
 
 /// Frames that are not protocol messages, sent after a good handshake.
@@ -348,7 +348,7 @@ fn noise(len: usize) -> Vec<u8> {
 }
 
 #[test]
-#[ignore = "gapmap-repo connection.rs: a blocked socket write does not see the kill token (reported on issue 3)"]
+#[ignore = "gapmap-repo connection.rs: a blocked socket write does not see the kill token"]
 fn peers_that_never_read_are_closed() {
     let (_dir, mut relay) = open_relay(&[]);
     let id = Replica::random_id();
@@ -396,4 +396,29 @@ fn peers_that_never_read_are_closed() {
         "{status} after {took:?}"
     );
     drop(sloth);
+}
+
+#[test]
+fn too_many_documents_on_one_connection() {
+    let (_dir, mut relay) = open_relay(&["--max-docs-per-connection", "2"]);
+    let mut greedy = relay.join("greedy", None);
+    for key in ["one", "two"] {
+        Replica::new(Replica::random_id(), key, "v")
+            .sync(&mut greedy, Until::InSync, PATIENCE)
+            .unwrap();
+    }
+    let mut third = Replica::new(Replica::random_id(), "three", "v");
+    let refused = third.sync(&mut greedy, Until::InSync, PATIENCE);
+    let limit = "too many documents on one connection (limit 2)";
+    assert_eq!(refused, Err(Why::Error(limit.into())));
+    greedy.expect_closed(PATIENCE);
+    assert_eq!(
+        relay.metric("gapmap_refusals_total{reason=\"too_many_documents\"}"),
+        1.0
+    );
+    // The limit is per connection.
+    let mut next = relay.join("next", None);
+    third.reconnect();
+    third.sync(&mut next, Until::InSync, PATIENCE).unwrap();
+    relay.assert_healthy();
 }

@@ -465,6 +465,8 @@ pub enum Until<'a> {
 pub enum Why {
     /// The relay answered `doc-unavailable`.
     Unavailable,
+    /// The relay sent `error` (and will close the connection).
+    Error(String),
     /// The relay closed the connection.
     Closed,
     /// The time ran out.
@@ -501,6 +503,13 @@ impl Replica {
         let mix = nanos ^ (n << 64) ^ u128::from(std::process::id()) << 32;
         bytes.copy_from_slice(&mix.to_le_bytes());
         DocumentId::from_bytes(bytes)
+    }
+
+    /// Forgets the sync state, as a peer must when it syncs over a new
+    /// connection (Automerge holds back what it thinks is still in flight).
+    pub fn reconnect(&mut self) {
+        self.state = sync::State::new();
+        self.first = true;
     }
 
     /// Changes `key` at the root.
@@ -588,7 +597,7 @@ impl Replica {
                 Got::Msg(Message::DocUnavailable { document_id, .. }) if document_id == self.id => {
                     return Err(Why::Unavailable)
                 }
-                Got::Msg(Message::Error { message }) => panic!("the relay sent error: {message}"),
+                Got::Msg(Message::Error { message }) => return Err(Why::Error(message)),
                 Got::Msg(_) => {}
                 Got::Closed => return Err(Why::Closed),
                 Got::Nothing => return Err(Why::Timeout),
