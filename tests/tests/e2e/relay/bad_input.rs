@@ -422,3 +422,21 @@ fn too_many_documents_on_one_connection() {
     third.sync(&mut next, Until::InSync, PATIENCE).unwrap();
     relay.assert_healthy();
 }
+
+#[test]
+fn idle_connections_are_closed() {
+    let (_dir, mut relay) = open_relay(&["--idle-timeout", "1"]);
+    let mut quiet = relay.join("quiet", None);
+    let started = Instant::now();
+    quiet.expect_closed(Duration::from_secs(5));
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        relay.metric("gapmap_refusals_total{reason=\"timeout\"}"),
+        1.0
+    );
+    relay.assert_healthy();
+}
