@@ -73,9 +73,14 @@ pub(crate) fn start(config: RepoConfig) -> Repo {
     let tracker = TaskTracker::new();
     let shutdown = CancellationToken::new();
     let max = config.limits.decode.max_frame_size;
+    // Small buffers: an idle connection should cost kilobytes, not the
+    // 2 × 128 KiB tungstenite reserves by default; they grow for big messages.
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(max))
-        .max_frame_size(Some(max));
+        .max_frame_size(Some(max))
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(max.saturating_mul(2));
     let repo = Repo {
         commands: commands.clone(),
         events: events.clone(),
