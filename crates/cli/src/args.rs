@@ -240,6 +240,21 @@ pub enum Command {
     },
     /// Per canvas and remote: local changes the remote has not acknowledged.
     Status,
+    /// Open the live web board (and keep syncing with the remotes while it is open).
+    Ui {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7777")]
+        listen: String,
+        /// Allow an address other machines can reach (the board has no login).
+        #[arg(long)]
+        public: bool,
+        /// Stay connected to this relay or peer while open (repeatable; default: every configured remote).
+        #[arg(long = "sync", value_name = "URL")]
+        sync: Vec<String>,
+        /// Bearer token for --sync.
+        #[arg(long, value_name = "T")]
+        token: Option<String>,
+    },
     /// Accept peers directly (peer to peer), over this store.
     Serve {
         /// Address to listen on, e.g. 0.0.0.0:7788.
@@ -320,6 +335,8 @@ pub enum ExportFormat {
     Html,
     /// An SVG picture of the progress canvas.
     Svg,
+    /// The same picture as PNG.
+    Png,
     /// The raw Automerge document.
     Automerge,
     /// CSV of the live notes, for spreadsheets.

@@ -207,6 +207,7 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
             token,
             announce,
         } => net::serve(&ctx, &listen, token, announce, json, out),
+        Command::Ui { listen, public, sync, token } => crate::ui::ui(&ctx, crate::ui::UiArgs { listen, public, sync, token }, json, out),
         Command::Completions { shell } => {
             completions(shell, out);
             Ok(())
@@ -390,6 +391,7 @@ fn export(ctx: &Context, format: ExportFormat, output: Option<&Path>, anonymise:
         }
         ExportFormat::Html => render::to_html(&loaded.canvas, &loaded.id).into_bytes(),
         ExportFormat::Svg => render::to_svg(&loaded.canvas, &loaded.id).into_bytes(),
+        ExportFormat::Png => crate::png::from_svg(&render::to_svg(&loaded.canvas, &loaded.id))?,
         ExportFormat::Automerge => loaded.canvas.doc_mut().save(),
         ExportFormat::CsvNotes => render::to_csv_notes(&loaded.canvas).into_bytes(),
         ExportFormat::CsvFindings => render::to_csv_findings(&loaded.canvas).into_bytes(),

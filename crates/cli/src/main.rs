@@ -11,8 +11,10 @@ mod lan;
 mod live;
 mod net;
 mod owner;
+mod png;
 mod research;
 mod sample;
+mod ui;
 
 use std::io::Write;
 use std::process::ExitCode;

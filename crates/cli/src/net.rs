@@ -328,11 +328,30 @@ pub(crate) fn refuse_if_owned(ctx: &Context, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// The remotes a long-running command stays connected to: those given
+/// (URLs or remote names), else every configured remote.
+pub(crate) fn sync_targets(ctx: &Context, given: &[String], token: Option<String>) -> Result<Vec<(String, Option<String>)>> {
+    if given.is_empty() {
+        return Ok(remotes(ctx)?.into_iter().map(|(_, r)| (r.url, token.clone().or(r.token))).collect());
+    }
+    given.iter().map(|g| resolve_remote(ctx, g, token.clone())).collect()
+}
+
 /// Runs `body` with a repo that owns the store: the owner socket answers
 /// other gapmap commands until SIGINT/SIGTERM.
 pub(crate) fn run_owner<F, Fut>(ctx: &Context, body: F) -> Result<()>
 where
     F: FnOnce(Repo, CancellationToken) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    run_owner_docs(ctx, |repo, _docs, stop| body(repo, stop))
+}
+
+/// [`run_owner`], giving `body` the live documents the owner socket uses
+/// too, so both see every change the other makes.
+pub(crate) fn run_owner_docs<F, Fut>(ctx: &Context, body: F) -> Result<()>
+where
+    F: FnOnce(Repo, Arc<LiveDocs>, CancellationToken) -> Fut,
     Fut: Future<Output = Result<()>>,
 {
     let store = ctx.store.store();
@@ -346,9 +365,9 @@ where
         let stop = CancellationToken::new();
         let docs = Arc::new(LiveDocs::new(repo.clone(), tokio::runtime::Handle::current()));
         let home = store.dir().to_path_buf();
-        let owner = tokio::spawn(owner::serve_owner(home, docs, stop.clone()));
+        let owner = tokio::spawn(owner::serve_owner(home, docs.clone(), stop.clone()));
         let result = tokio::select! {
-            r = body(repo.clone(), stop.clone()) => r,
+            r = body(repo.clone(), docs, stop.clone()) => r,
             r = wait_for_signal() => r,
         };
         stop.cancel();
