@@ -482,6 +482,12 @@ impl Engine {
         })
     }
 
+    /// How many documents the engine holds in memory (loading ones too);
+    /// documents no peer syncs are dropped once stored.
+    pub fn documents_in_memory(&self) -> usize {
+        self.documents.len()
+    }
+
     /// The documents the peer on `conn` syncs with us, in id order.
     pub fn documents_of(&self, conn: ConnId) -> impl Iterator<Item = DocumentId> + '_ {
         self.connections

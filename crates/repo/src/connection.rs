@@ -135,9 +135,14 @@ where
             },
             out = queue.recv() => match out {
                 Some(frame) => {
-                    if let Err(err) = sink.send(Message::Binary(frame.into())).await {
-                        tracing::debug!(%conn, %err, "websocket write failed");
-                        break Some(err.to_string());
+                    // A peer that stops reading blocks this write; the loop
+                    // then finds the queue full and kills the connection.
+                    tokio::select! {
+                        sent = sink.send(Message::Binary(frame.into())) => if let Err(err) = sent {
+                            tracing::debug!(%conn, %err, "websocket write failed");
+                            break Some(err.to_string());
+                        },
+                        _ = kill.cancelled() => break Some("the peer does not read".into()),
                     }
                 }
                 // The loop closed this connection; what it queued is sent.
@@ -177,8 +182,12 @@ where
         }
     };
     let _ = repo.send(Command::Closed { conn });
-    let _ = sink.send(Message::Close(None)).await;
-    let _ = sink.close().await;
+    // A polite close, but never waiting long on a peer that does not read.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = sink.send(Message::Close(None)).await;
+        let _ = sink.close().await;
+    })
+    .await;
     if let Some(w) = watch {
         let status = status(&repo, conn, w.pending()).await;
         w.finish(close_reason, status);

@@ -3,7 +3,7 @@
 //! [`Command`]s; slow work (store reads and writes) runs on blocking threads
 //! and reports back as commands, so the loop never waits on disk.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -110,7 +110,6 @@ pub(crate) fn start(config: RepoConfig) -> Repo {
         events,
         metrics,
         tracker: tracker.clone(),
-        loaded: HashSet::new(),
     };
     tracker.spawn(state.run(rx, shutdown));
     repo
@@ -154,8 +153,6 @@ struct Loop {
     events: broadcast::Sender<RepoEvent>,
     metrics: Arc<Metrics>,
     tracker: TaskTracker,
-    /// Documents the engine has been given (for the loaded-documents gauge).
-    loaded: HashSet<DocumentId>,
 }
 
 impl Loop {
@@ -234,7 +231,6 @@ impl Loop {
                 let _ = reply.send(self.engine.document(&id).map(|d| d.save_after(&heads)));
             }
             Command::LocalChange { id, changes } => {
-                self.loaded.insert(id);
                 self.event(Event::LocalChange { document_id: id, changes }, None);
                 let _ = self.events.send(RepoEvent::Changed { id, local: true });
                 let new_to: Vec<ConnId> = self
@@ -252,8 +248,7 @@ impl Loop {
             }
             Command::Loaded { id, doc } => {
                 if doc.is_some() {
-                    self.loaded.insert(id);
-                }
+                    }
                 self.event(Event::Loaded { document_id: id, document: doc }, None);
             }
             Command::Persisted { id, heads } => {
@@ -270,7 +265,7 @@ impl Loop {
                 let _ = reply.send(status);
             }
         }
-        self.metrics.set_documents_loaded(self.loaded.len());
+        self.metrics.set_documents_loaded(self.engine.documents_in_memory());
     }
 
     fn carry_out(&mut self, output: Output) {
@@ -289,7 +284,6 @@ impl Loop {
         }
         for persist in output.store {
             let id = persist.document_id;
-            self.loaded.insert(id);
             let (title, notes) = self
                 .engine
                 .document(&id)
@@ -313,6 +307,7 @@ impl Loop {
                 }
             });
         }
+        let mut slow = Vec::new();
         for out in output.send {
             let Some(conn) = self.conns.get(&out.conn) else { continue };
             let frame = out.message.encode();
@@ -325,9 +320,15 @@ impl Loop {
                     tracing::info!(conn = %out.conn, "peer does not read fast enough; closing");
                     self.metrics.refused(Refusal::SlowReader);
                     conn.kill.cancel();
+                    self.conns.remove(&out.conn);
+                    slow.push(out.conn);
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
+        }
+        for conn in slow {
+            let output = self.engine.handle(self.now(), Event::ConnectionClosed { conn });
+            self.carry_out(output);
         }
         for id in output.changed {
             let _ = self.events.send(RepoEvent::Changed { id, local: false });

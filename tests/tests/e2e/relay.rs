@@ -273,7 +273,6 @@ fn tls_serves_wss_and_https_and_refuses_plain() {
 }
 
 #[test]
-#[ignore = "gapmap-repo io_loop.rs: the documents_loaded gauge only ever grows"]
 fn documents_no_one_syncs_leave_memory() {
     let (_dir, mut relay) = open_relay(&[]);
     let ids: Vec<DocumentId> = (0..3).map(|_| Replica::random_id()).collect();

@@ -348,7 +348,6 @@ fn noise(len: usize) -> Vec<u8> {
 }
 
 #[test]
-#[ignore = "gapmap-repo connection.rs: a blocked socket write does not see the kill token"]
 fn peers_that_never_read_are_closed() {
     let (_dir, mut relay) = open_relay(&[]);
     let id = Replica::random_id();
