@@ -56,7 +56,7 @@ pub struct AddArgs {
     /// The node binary.
     #[arg(long, default_value = "node", value_name = "PATH")]
     pub node: String,
-    /// Where the largest size must have JS/gapmap at least this ratio.
+    /// The JS/gapmap ratio the 2,000-note canvas should reach.
     #[arg(long, default_value_t = 3.0, value_name = "RATIO")]
     pub target: f64,
 }

@@ -25,6 +25,11 @@ where
 {
     let mut cmd = Command::new(program);
     cmd.args(args).stdin(Stdio::null());
+    // The caller's own gapmap settings must not leak into a measured run
+    // (another author name would create an actor and a member every time).
+    for var in ["GAPMAP_HOME", "GAPMAP_NAME", "RUST_LOG"] {
+        cmd.env_remove(var);
+    }
     let shown = format!("{cmd:?}");
     let start = Instant::now();
     let Output {

@@ -5,6 +5,9 @@ use serde_json::{json, Map, Value};
 
 use crate::add::{AddReport, SizeReport};
 use crate::phases;
+
+/// The canvas size the target is about.
+const TARGET_NOTES: usize = 2_000;
 use crate::stats::{ratio, round3, Samples};
 
 /// Prints the tables and the final JSON line to stdout.
@@ -141,14 +144,18 @@ pub fn tables(report: &AddReport) -> String {
     out
 }
 
-/// The target's outcome on the largest canvas, when JS was measured.
+/// The target's outcome on the canvas of `TARGET_NOTES`, when measured.
 fn verdict(report: &AddReport) -> Option<String> {
-    let big = report.sizes.last()?;
+    let Some(big) = report.sizes.iter().find(|s| s.notes == TARGET_NOTES) else {
+        return Some(format!(
+            "target not evaluated: no {TARGET_NOTES}-note canvas in this run"
+        ));
+    };
     let r = ratio(big.js.median(), big.gapmap.median())?;
     let met = if r >= report.target { "MET" } else { "NOT MET" };
     Some(format!(
-        "target (gapmap ≥{:.0}× faster than JS on the {}-note canvas): {met} — {r:.2}×",
-        report.target, big.notes
+        "target (gapmap ≥{:.0}× faster than JS on the {TARGET_NOTES}-note canvas): {met} — {r:.2}×",
+        report.target
     ))
 }
 
@@ -185,15 +192,19 @@ pub fn to_json(report: &AddReport) -> Value {
             })
         })
         .collect();
-    let target = report.sizes.last().map(|big| {
-        let r = ratio(big.js.median(), big.gapmap.median());
-        json!({
-            "notes": big.notes,
-            "min_ratio": report.target,
-            "ratio": r.map(round3),
-            "met": r.map(|r| r >= report.target),
-        })
-    });
+    let target = report
+        .sizes
+        .iter()
+        .find(|s| s.notes == TARGET_NOTES)
+        .map(|big| {
+            let r = ratio(big.js.median(), big.gapmap.median());
+            json!({
+                "notes": big.notes,
+                "min_ratio": report.target,
+                "ratio": r.map(round3),
+                "met": r.map(|r| r >= report.target),
+            })
+        });
     json!({
         "bench": "add",
         "quick": report.quick,
