@@ -499,7 +499,7 @@ fn log(ctx: &Context, limit: Option<usize>, since: Option<&str>, author: Option<
         return Ok(());
     }
     for e in entries {
-        writeln!(out, "{}  {}  {:<12}  {}", &e.hash[..8.min(e.hash.len())], format_time(e.time_ms), e.author, e.message)?;
+        writeln!(out, "{}  {}  {:<12}  {}", &e.hash[..8.min(e.hash.len())], gapmap_canvas::time::format_datetime(e.time_ms), e.author, e.message)?;
     }
     Ok(())
 }
@@ -557,32 +557,9 @@ pub fn doctor(home: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-/// A UTC time as `YYYY-MM-DD HH:MM`.
-fn format_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_utc_times() {
-        assert_eq!(format_time(0), "1970-01-01 00:00");
-        assert_eq!(format_time(1_795_000_000_000), "2026-11-18 11:06");
-    }
 
     #[test]
     fn splits_tag_changes() {
