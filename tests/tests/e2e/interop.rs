@@ -33,7 +33,7 @@ fn js_dir() -> PathBuf {
 
 /// Whether the interop tests can run: `false` (and a message) only when
 /// `node` is missing. Installs tests/js/node_modules once if needed.
-fn node_ready() -> bool {
+pub(crate) fn node_ready() -> bool {
     static READY: OnceLock<Result<bool, String>> = OnceLock::new();
     match READY.get_or_init(prepare_node) {
         Ok(true) => true,

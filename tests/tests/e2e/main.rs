@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binaries, real stores on disk, real processes.
 
 mod bad_input;
+mod board;
 mod cli;
 mod crash;
 mod relay;

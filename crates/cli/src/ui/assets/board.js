@@ -65,6 +65,8 @@
     snapshot: null,
     historyPoint: null,
     thread: null,
+    tagEditor: null,
+    moving: false,
     nextRef: 1,
     pending: new Map(),
     retry: 500,
@@ -413,8 +415,18 @@
       return;
     }
     main.dataset.view = app.view;
+    // What had the focus, to give it back after the swap.
+    const editorText = app.editor && app.editor.kind !== 'title' ? $('.note-text', app.editor.el) : null;
+    const keep = {
+      editor: editorText !== null && document.activeElement === editorText,
+      caret: editorText !== null && document.activeElement === editorText ? caretOffset(editorText) : null,
+      tags: app.tagEditor !== null && document.activeElement === app.tagEditor.input,
+    };
+    app.moving = true;
     main.replaceChildren(content);
-    restoreEditor();
+    app.moving = false;
+    restoreEditor(keep);
+    restoreTagEditor(keep);
     decoratePresence();
     if (app.thread) renderThread();
     if (hadFocus && !app.editor) {
@@ -519,13 +531,13 @@
   }
 
   /** Puts the open editor back into a freshly rendered board. */
-  function restoreEditor() {
+  function restoreEditor(keep) {
     const ed = app.editor;
     if (!ed || ed.kind === 'title') return;
     const main = $('#board');
     const text = $('.note-text', ed.el);
-    const hadFocus = document.activeElement === text;
-    const caret = hadFocus ? caretOffset(text) : null;
+    const hadFocus = keep ? keep.editor : document.activeElement === text;
+    const caret = keep ? keep.caret : (hadFocus ? caretOffset(text) : null);
     app.moving = true;
     if (ed.kind === 'edit') {
       const fresh = main.querySelector(`[data-note-id="${CSS.escape(ed.note)}"]`);
@@ -617,9 +629,9 @@
   }
 
   function editTags(el, note) {
-    const meta = $('.note-meta', el);
     const input = h('input', { class: 'tag-input', placeholder: 'tag  -tag   (Enter)', 'aria-label': 'tags to add or remove' });
     const done = (save) => {
+      if (app.tagEditor && app.tagEditor.input === input) app.tagEditor = null;
       const words = input.value.split(/\s+/).filter(Boolean);
       input.remove();
       if (!save || !words.length) return;
@@ -632,9 +644,26 @@
       if (e.key === 'Enter') { e.preventDefault(); done(true); }
       if (e.key === 'Escape') done(false);
     });
-    input.addEventListener('blur', () => { if (input.isConnected) done(false); });
-    meta.after(input);
+    input.addEventListener('blur', () => {
+      // Re-rendering moves the field; only a real blur closes it.
+      setTimeout(() => { if (input.isConnected && document.activeElement !== input && !app.moving) done(false); }, 0);
+    });
+    app.tagEditor = { note: note.id, input };
+    $('.note-meta', el).after(input);
     input.focus();
+  }
+
+  /** Puts an open tag field back into a freshly rendered board. */
+  function restoreTagEditor(keep) {
+    const ed = app.tagEditor;
+    if (!ed) return;
+    const meta = document.querySelector(`#board [data-note-id="${CSS.escape(ed.note)}"] .note-meta`);
+    if (!meta) { app.tagEditor = null; return; }
+    const hadFocus = keep.tags;
+    app.moving = true;
+    meta.after(ed.input);
+    if (hadFocus) ed.input.focus({ preventScroll: true });
+    app.moving = false;
   }
 
   // ---- drag and drop ---------------------------------------------------

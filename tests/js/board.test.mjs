@@ -1,0 +1,302 @@
+// Browser steps of the web board's end-to-end tests (tests/tests/e2e/board.rs),
+// in Debian's Chromium driven by playwright-core (never a downloaded browser).
+//
+//   node board.test.mjs single   BOARD_URL=http://127.0.0.1:PORT/ CANVAS=ID
+//   node board.test.mjs pair     BOARD_A=… BOARD_B=… CANVAS=ID
+//
+// The Rust side started `gapmap ui` and checks the stores. Protocol on
+// stdout/stdin, one JSON object per line: this script prints
+// {"checkpoint": NAME, …} and waits for the test's answer {"ok": true} (or
+// {"ok": false, "why": …}, which fails the run); at the end it prints
+// {"done": true, "requests": [every URL the pages asked for], "timings": …}.
+// Exit code 0 when every step passed; 1 with the reason on stderr.
+import { chromium } from "playwright-core"
+import { createInterface } from "node:readline"
+
+const scenario = process.argv[2]
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium"
+const LIVE_MS = Number(process.env.LIVE_MS || 1000)
+const out = (value) => console.log(JSON.stringify(value))
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
+async function checkpoint(name, data = {}) {
+  out({ checkpoint: name, ...data })
+  const { value, done } = await answers.next()
+  if (done) throw new Error(`the test stopped answering at ${name}`)
+  const reply = JSON.parse(value)
+  if (!reply.ok) throw new Error(`checkpoint ${name}: ${reply.why}`)
+  return reply
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message)
+}
+
+/** Resolves with how long (ms) it took until `locator` is attached; fails after `limit`. */
+async function within(limit, locator, what) {
+  const started = Date.now()
+  try {
+    await locator.waitFor({ state: "attached", timeout: Math.max(limit, 5000) })
+  } catch {
+    throw new Error(`${what}: not seen at all`)
+  }
+  const took = Date.now() - started
+  check(took <= limit, `${what}: took ${took} ms, more than ${limit} ms`)
+  return took
+}
+
+const requests = []
+const problems = []
+const timings = {}
+
+async function launch() {
+  // launch() gives every run a fresh temporary profile (--user-data-dir).
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+  })
+}
+
+async function newPage(browser, label) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } })
+  context.on("request", (r) => requests.push(r.url()))
+  const page = await context.newPage()
+  page.on("websocket", (ws) => requests.push(ws.url()))
+  page.on("pageerror", (e) => problems.push(`${label}: ${e}`))
+  page.setDefaultTimeout(10000)
+  return page
+}
+
+const note = (page, text, section) =>
+  page.locator(section ? `[data-section="${section}"] [data-note-id]` : "#board [data-note-id]", { hasText: text })
+
+async function addNote(page, section, text) {
+  await page.click(`[data-section="${section}"] button.add`)
+  await page.keyboard.insertText(text)
+  await page.keyboard.press("Enter")
+  const added = note(page, text, section)
+  await added.waitFor()
+  return added.getAttribute("data-note-id")
+}
+
+async function single() {
+  const base = process.env.BOARD_URL
+  const canvas = process.env.CANVAS
+  const browser = await launch()
+  const page = await newPage(browser, "board")
+  await page.goto(base)
+  await page.locator("[data-section='now'] [data-note-id]").first().waitFor()
+  check((await page.locator("[data-section]").count()) >= 5, "the progress canvas shows its five sections")
+
+  // Add, edit, drag to another section, reorder.
+  const id = await addNote(page, "now", "Typed in the browser")
+  await checkpoint("added", { id, section: "now", text: "Typed in the browser" })
+
+  await page.locator(`[data-note-id="${id}"] .note-text`).dblclick()
+  await page.keyboard.press("Control+A")
+  await page.keyboard.insertText("Edited in the browser")
+  await page.keyboard.press("Enter")
+  await page.locator(`[data-note-id="${id}"]:not(.editing)`, { hasText: "Edited in the browser" }).waitFor()
+  await checkpoint("edited", { id, text: "Edited in the browser" })
+
+  await page.locator(`[data-note-id="${id}"]`).dragTo(page.locator("[data-section='to-be'] .notes"))
+  await page.locator(`[data-section="to-be"] [data-note-id="${id}"]`).waitFor()
+  await checkpoint("moved", { id, section: "to-be" })
+
+  const first = page.locator("[data-section='to-be'] [data-note-id]").first()
+  if ((await first.getAttribute("data-note-id")) !== id) {
+    await page.locator(`[data-note-id="${id}"]`).dragTo(first, { targetPosition: { x: 20, y: 3 } })
+    await page.waitForFunction((n) => document.querySelector("[data-section='to-be'] [data-note-id]")?.dataset.noteId === n, id)
+  }
+  await checkpoint("reordered", { id, section: "to-be", index: 0 })
+
+  // Mark, tag, vote, comment.
+  await page.locator(`[data-note-id="${id}"] select.status-select`).selectOption("validated")
+  await page.locator(`[data-note-id="${id}"][data-status="validated"]`).waitFor()
+  await checkpoint("marked", { id, status: "validated" })
+
+  await page.locator(`[data-note-id="${id}"] .tag-btn`).click()
+  await page.keyboard.insertText("urgent")
+  await page.keyboard.press("Enter")
+  await page.locator(`[data-note-id="${id}"] .tag[data-tag="urgent"]`).waitFor()
+  await checkpoint("tagged", { id, tag: "urgent" })
+
+  await page.locator(`[data-note-id="${id}"] .vote`).click()
+  await page.locator(`[data-note-id="${id}"] .vote.voted`).waitFor()
+  await checkpoint("voted", { id })
+
+  await page.locator(`[data-note-id="${id}"] .comments`).click()
+  await page.locator("#thread textarea").fill("Did three people say so?")
+  await page.locator("#thread .post").click()
+  await page.locator("#thread .comment", { hasText: "Did three people say so?" }).waitFor()
+  await page.locator("#thread .comment .resolve").click()
+  await page.locator("#thread .comment.resolved").waitFor()
+  await page.locator("#thread .close").click()
+  await checkpoint("commented", { id, text: "Did three people say so?", resolved: true })
+
+  // Trash and restore through the trash view.
+  await page.locator(`[data-note-id="${id}"] .trash-btn`).click()
+  await page.locator(`#board [data-note-id="${id}"]`).waitFor({ state: "detached" })
+  await checkpoint("trashed", { id })
+  await page.click("[data-view='trash']")
+  await page.locator(`.trash-list [data-note-id="${id}"] .restore`).click()
+  await page.locator(`.trash-list [data-note-id="${id}"]`).waitFor({ state: "detached" })
+  await page.click("[data-view='canvas']")
+  await page.locator(`[data-section="to-be"] [data-note-id="${id}"]`).waitFor()
+  await checkpoint("restored", { id })
+
+  // Keyboard: n adds in the focused section, Escape cancels, arrows move focus.
+  const seed = page.locator("[data-section='now'] [data-note-id]").first()
+  await seed.focus()
+  await page.keyboard.press("n")
+  await page.keyboard.insertText("Never saved")
+  await page.keyboard.press("Escape")
+  await page.locator(".note.draft").waitFor({ state: "detached" })
+  await seed.focus()
+  await page.keyboard.press("ArrowRight")
+  const focused = await page.evaluate(() => document.activeElement?.closest("[data-section]")?.dataset.section)
+  check(focused === "constraint" || focused === "catalyst" || focused === "to-be", `ArrowRight moved focus to ${focused}`)
+  await page.keyboard.press("n")
+  await page.keyboard.insertText("Added with the keyboard")
+  await page.keyboard.press("Enter")
+  await note(page, "Added with the keyboard", focused).waitFor()
+  await checkpoint("keyboard", { section: focused, text: "Added with the keyboard", absent: "Never saved" })
+
+  // A change from the CLI shows without a reload.
+  await checkpoint("cli-add", { section: "constraint", text: "Added from the terminal" })
+  timings.cli_add_ms = await within(LIVE_MS, note(page, "Added from the terminal", "constraint"), "a note added with the CLI")
+  await checkpoint("cli-edit", { id, text: "Edited from the terminal" })
+  timings.cli_edit_ms = await within(LIVE_MS, page.locator(`[data-note-id="${id}"]`, { hasText: "Edited from the terminal" }), "a note edited with the CLI")
+
+  // Markup in notes is text: from the board and from the CLI.
+  const markup = `<img src="/nothing.png" onerror="window.__pwned = 'img'"><script>window.__pwned = 'script'</script>`
+  await addNote(page, "design", markup)
+  await checkpoint("cli-script", { section: "design", text: "<script>window.__pwned = 'cli'</script>" })
+  await note(page, "window.__pwned = 'cli'", "design").waitFor()
+  await sleep(300)
+  check((await page.evaluate(() => window.__pwned)) === undefined, "markup in a note ran")
+  check((await page.locator("#board script, #board img").count()) === 0, "markup in a note became elements")
+
+  // Very long text is refused with a message; the editor keeps it.
+  await page.click("[data-section='now'] button.add")
+  await page.keyboard.insertText("x".repeat(5000))
+  await page.keyboard.press("Enter")
+  await page.locator("#message", { hasText: "too long" }).waitFor()
+  check((await page.locator(".note.draft").count()) === 1, "the refused note's editor stays open")
+  await page.keyboard.press("Escape")
+  await checkpoint("long-refused", { length: 5000 })
+
+  // Malformed messages on the page's socket are refused; nothing breaks.
+  const replies = await page.evaluate(async ({ canvas, id }) => {
+    const ws = new WebSocket(`ws://${location.host}/api/ws?canvas=${canvas}`)
+    const got = []
+    ws.onmessage = (e) => got.push(JSON.parse(e.data))
+    await new Promise((r) => { ws.onopen = r })
+    const bad = [
+      "not json", "[1,2,3]", "{}", JSON.stringify({ op: "explode" }), JSON.stringify({ op: "add" }),
+      JSON.stringify({ op: "add", section: "nowhere", text: "x" }),
+      JSON.stringify({ op: "add", section: "now", text: "x", sneaky: true }),
+      JSON.stringify({ op: "edit", note: "nosuchnote", text: "x" }),
+      JSON.stringify({ op: "mark", note: id, status: "maybe" }),
+      JSON.stringify({ op: "add", section: "now", text: "y".repeat(100000) }),
+    ]
+    for (const m of bad) ws.send(m)
+    ws.send(new Uint8Array([1, 2, 3]))
+    ws.send(JSON.stringify({ op: "trash", note: id, ref: 1 }))
+    ws.send(JSON.stringify({ op: "edit", note: id, text: "edited while trashed", ref: 2 }))
+    ws.send(JSON.stringify({ op: "restore", note: id, ref: 3 }))
+    ws.send(JSON.stringify({ op: "history", ref: 4 }))
+    const until = Date.now() + 5000
+    while (!got.some((m) => m.ref === 4) && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+    const open = ws.readyState === WebSocket.OPEN
+    ws.close()
+    return { got: got.filter((m) => m.type === "error" || m.ref), open }
+  }, { canvas, id })
+  const errors = replies.got.filter((m) => m.type === "error" && m.ref == null)
+  check(errors.length === 11, `want 11 refusals, got ${JSON.stringify(replies.got)}`)
+  check(replies.got.find((m) => m.ref === 2)?.type === "error", "an edit of a trashed note is refused")
+  check(replies.got.find((m) => m.ref === 2)?.message.includes("trash"), "the refusal says the note is in the trash")
+  check(replies.got.find((m) => m.ref === 4)?.type === "history", "the socket still answers after bad input")
+  check(replies.open, "the socket stays open after bad input")
+  await checkpoint("malformed", { id })
+
+  // History: the slider shows the canvas at its first change, read-only.
+  await page.click("[data-view='history']")
+  await page.locator(".history-slider").waitFor()
+  await page.locator(".snapshot").waitFor()
+  await page.locator(".history-slider").fill("1")
+  await page.locator(".history-index", { hasText: /^1 of/ }).waitFor()
+  await page.waitForFunction(() => document.querySelectorAll(".snapshot [data-note-id]").length === 0)
+  check((await page.locator(".snapshot button.add, .snapshot select").count()) === 0, "the past is read-only")
+  await page.click("button.highlight")
+  await page.locator("#board .note.since-new").first().waitFor()
+  await page.keyboard.press("Escape")
+
+  // Exports come from the board's own server.
+  const png = await page.evaluate(async (url) => {
+    const r = await fetch(url)
+    return [r.status, Array.from(new Uint8Array(await r.arrayBuffer()).slice(0, 8))]
+  }, `/c/${canvas}/export/png`)
+  check(png[0] === 200 && png[1][1] === 0x50 && png[1][2] === 0x4e && png[1][3] === 0x47, `PNG export: ${png}`)
+
+  // An unknown canvas gets a clear page.
+  const missing = await page.goto(new URL("c/NoSuchCanvasAnywhere", base).href)
+  check(missing.status() === 404, `unknown canvas answered ${missing.status()}`)
+  await page.locator("h1", { hasText: "No such canvas" }).waitFor()
+
+  await browser.close()
+}
+
+async function pair() {
+  const [a, b] = [process.env.BOARD_A, process.env.BOARD_B]
+  const canvas = process.env.CANVAS
+  const browser = await launch()
+  const pageA = await newPage(browser, "ana")
+  const pageB = await newPage(browser, "ben")
+  await pageA.goto(new URL(`c/${canvas}`, a).href)
+  await pageA.locator("#board [data-note-id]").first().waitFor()
+  await pageB.goto(new URL(`c/${canvas}`, b).href)
+  await pageB.locator("#board [data-note-id]").first().waitFor()
+
+  // Presence crosses the relay both ways.
+  timings.presence_b_ms = await within(LIVE_MS, pageB.locator("#people [data-person='ana']"), "Ben sees Ana")
+  timings.presence_a_ms = await within(LIVE_MS, pageA.locator("#people [data-person='ben']"), "Ana sees Ben")
+
+  // Edits cross the relay both ways.
+  const id = await addNote(pageA, "constraint", "Ana typed this")
+  timings.edit_a_to_b_ms = await within(LIVE_MS, note(pageB, "Ana typed this", "constraint"), "Ana's note on Ben's board")
+  await pageB.locator(`[data-note-id="${id}"] .note-text`).dblclick()
+  // Ben editing shows on Ana's board, with his name.
+  timings.editing_ms = await within(LIVE_MS, pageA.locator(`[data-note-id="${id}"] .editing-by[data-editor="ben"]`), "Ana sees Ben editing")
+  await pageB.keyboard.press("End")
+  await pageB.keyboard.insertText(", and Ben added this")
+  await pageB.keyboard.press("Enter")
+  timings.edit_b_to_a_ms = await within(LIVE_MS, note(pageA, "Ana typed this, and Ben added this", "constraint"), "Ben's edit on Ana's board")
+  await pageA.locator(`[data-note-id="${id}"] .editing-by`).waitFor({ state: "detached" })
+  await pageB.locator(`[data-note-id="${id}"] select.status-select`).selectOption("invalidated")
+  await pageA.locator(`[data-note-id="${id}"][data-status="invalidated"]`).waitFor({ timeout: 3000 })
+  await checkpoint("converged", { id, section: "constraint", text: "Ana typed this, and Ben added this", status: "invalidated" })
+
+  // Ben leaves: Ana's board stops listing him.
+  await pageB.close()
+  await pageA.locator("#people [data-person='ben']").waitFor({ state: "detached", timeout: 5000 })
+  await browser.close()
+}
+
+try {
+  if (scenario === "single") await single()
+  else if (scenario === "pair") await pair()
+  else throw new Error("usage: node board.test.mjs single|pair")
+  check(problems.length === 0, `errors in the page: ${problems.join("; ")}`)
+  out({ done: true, requests, timings })
+  process.exit(0)
+} catch (err) {
+  console.error(`board.test.mjs ${scenario}: ${err && err.stack ? err.stack : err}`)
+  out({ failed: String(err && err.message ? err.message : err), requests, timings })
+  process.exit(1)
+}
