@@ -35,8 +35,17 @@ const noteId = () => {
   return Array.from(bytes, b => alphabet[b & 31]).join("")
 }
 
+// The repo's own background save (throttled, 100 ms after a change) is put
+// off past the process's life: flush() does not wait for a background save
+// already running, and exiting in the middle of one leaves a truncated chunk
+// behind (Node writes files 512 KiB at a time). flush() is the one save.
+// That also spares JS a second save, so it can only flatter JS.
 const openRepo = () => {
-  const repo = new Repo({ storage: new NodeFSStorageAdapter(dir), network: [] })
+  const repo = new Repo({
+    storage: new NodeFSStorageAdapter(dir),
+    network: [],
+    saveDebounceRate: 600_000,
+  })
   phases.repo = mark()
   return repo
 }
