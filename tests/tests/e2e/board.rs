@@ -63,7 +63,9 @@ fn node_ready() -> bool {
         return false;
     }
     assert!(
-        js_dir().join("node_modules/playwright-core/package.json").exists(),
+        js_dir()
+            .join("node_modules/playwright-core/package.json")
+            .exists(),
         "tests/js/node_modules lacks playwright-core: run `npm ci` in {}",
         js_dir().display()
     );
@@ -71,7 +73,11 @@ fn node_ready() -> bool {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// `gapmap ui` on a store, stopped with SIGTERM when dropped.
@@ -84,7 +90,12 @@ impl Board {
     fn start(store: &Store, extra: &[&str]) -> Board {
         let mut args = vec!["ui", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
-        let mut child = store.command(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = store
+            .command(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let mut reader = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         while reader.read_line(&mut line).unwrap() > 0 && !line.contains("board on ") {
@@ -127,11 +138,19 @@ struct Script {
 impl Script {
     fn start(scenario: &str, env: &[(&str, &str)]) -> Script {
         let mut cmd = Command::new("node");
-        cmd.arg("board.test.mjs").arg(scenario).current_dir(js_dir()).env("CHROMIUM", CHROMIUM);
+        cmd.arg("board.test.mjs")
+            .arg(scenario)
+            .current_dir(js_dir())
+            .env("CHROMIUM", CHROMIUM);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn node");
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn node");
         let stdin = child.stdin.take().unwrap();
         let (tx, lines) = mpsc::channel();
         let stdout = child.stdout.take().unwrap();
@@ -147,7 +166,9 @@ impl Script {
         thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         Script {
@@ -163,11 +184,15 @@ impl Script {
     fn next(&mut self) -> Value {
         let left = self.deadline.saturating_duration_since(Instant::now());
         match self.lines.recv_timeout(left) {
-            Ok(line) => serde_json::from_str(&line).unwrap_or_else(|e| panic!("board.test.mjs printed ({e}): {line}")),
+            Ok(line) => serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("board.test.mjs printed ({e}): {line}")),
             Err(_) => {
                 let _ = self.child.kill();
                 thread::sleep(Duration::from_millis(100));
-                panic!("board.test.mjs: no answer within {SCENARIO:?}\n{}", self.stderr.lock().unwrap());
+                panic!(
+                    "board.test.mjs: no answer within {SCENARIO:?}\n{}",
+                    self.stderr.lock().unwrap()
+                );
             }
         }
     }
@@ -190,7 +215,11 @@ impl Script {
                 self.answer(result);
                 if let Some(why) = failed {
                     let _ = self.child.wait();
-                    panic!("checkpoint {}: {why}\n{}", message["checkpoint"], self.stderr.lock().unwrap());
+                    panic!(
+                        "checkpoint {}: {why}\n{}",
+                        message["checkpoint"],
+                        self.stderr.lock().unwrap()
+                    );
                 }
                 continue;
             }
@@ -224,7 +253,11 @@ fn section(show: &Value, id: &str) -> Vec<Value> {
 
 fn find<'a>(show: &'a Value, note: &str) -> Option<(&'a str, &'a Value)> {
     show["sections"].as_object()?.iter().find_map(|(s, notes)| {
-        notes.as_array()?.iter().find(|n| n["id"] == note).map(|n| (s.as_str(), n))
+        notes
+            .as_array()?
+            .iter()
+            .find(|n| n["id"] == note)
+            .map(|n| (s.as_str(), n))
     })
 }
 
@@ -246,7 +279,10 @@ fn only_local(requests: &Value, origins: &[&str]) {
             let host = o.trim_start_matches("http://").trim_end_matches('/');
             url.starts_with(&format!("http://{host}/")) || url.starts_with(&format!("ws://{host}/"))
         });
-        assert!(ok, "a page asked for {url}, not its own server ({origins:?})");
+        assert!(
+            ok,
+            "a page asked for {url}, not its own server ({origins:?})"
+        );
     }
 }
 
@@ -256,18 +292,28 @@ fn the_board_in_chromium_changes_the_store() {
         return;
     }
     let ana = Store::new("ana");
-    let canvas = ana.json(&["new", "Board test"])["id"].as_str().unwrap().to_string();
+    let canvas = ana.json(&["new", "Board test"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     ana.ok(&["add", "now", "Sends invoices by hand"]);
     ana.ok(&["add", "constraint", "Fears upsetting a good client"]);
     ana.ok(&["add", "to-be", "Gets paid on time"]);
     let board = Board::start(&ana, &[]);
     let script = Script::start("single", &[("BOARD_URL", &board.url), ("CANVAS", &canvas)]);
-    let export = |store: &Store| -> Value { serde_json::from_str(&store.ok(&["export", "--format", "json"])).unwrap() };
+    let export = |store: &Store| -> Value {
+        serde_json::from_str(&store.ok(&["export", "--format", "json"])).unwrap()
+    };
     let exported_note = |note: &str| -> Value {
         let all = export(&ana);
-        let found = all["sections"]
-            .as_object()
-            .and_then(|sections| sections.values().filter_map(Value::as_array).flatten().find(|n| n["id"] == note).cloned());
+        let found = all["sections"].as_object().and_then(|sections| {
+            sections
+                .values()
+                .filter_map(Value::as_array)
+                .flatten()
+                .find(|n| n["id"] == note)
+                .cloned()
+        });
         found.unwrap_or_else(|| panic!("note {note} not in the export: {all}"))
     };
     let done = script.run(|step| {
@@ -276,60 +322,99 @@ fn the_board_in_chromium_changes_the_store() {
         let show = ana.show();
         match name {
             "added" | "edited" | "moved" | "restored" => {
-                let (section, note) = find(&show, id).ok_or_else(|| format!("{id} is not on the board: {show}"))?;
+                let (section, note) =
+                    find(&show, id).ok_or_else(|| format!("{id} is not on the board: {show}"))?;
                 if let Some(want) = step["section"].as_str() {
-                    expect(section == want, || format!("{id} is in {section}, not {want}"))?;
+                    expect(section == want, || {
+                        format!("{id} is in {section}, not {want}")
+                    })?;
                 }
                 if let Some(want) = step["text"].as_str() {
-                    expect(note["text"] == want, || format!("{id} says {}", note["text"]))?;
+                    expect(note["text"] == want, || {
+                        format!("{id} says {}", note["text"])
+                    })?;
                 }
                 Ok(())
             }
             "reordered" => {
                 let first = section(&show, "to-be").first().map(|n| n["id"].clone());
-                expect(first == Some(json!(id)), || format!("to-be starts with {first:?}, not {id}"))
+                expect(first == Some(json!(id)), || {
+                    format!("to-be starts with {first:?}, not {id}")
+                })
             }
-            "marked" => expect(find(&show, id).is_some_and(|(_, n)| n["status"] == "validated"), || format!("{show}")),
+            "marked" => expect(
+                find(&show, id).is_some_and(|(_, n)| n["status"] == "validated"),
+                || format!("{show}"),
+            ),
             "tagged" => expect(
-                find(&show, id).is_some_and(|(_, n)| n["tags"].as_array().unwrap().contains(&json!("urgent"))),
+                find(&show, id)
+                    .is_some_and(|(_, n)| n["tags"].as_array().unwrap().contains(&json!("urgent"))),
                 || format!("{show}"),
             ),
             "voted" => {
                 let note = exported_note(id);
-                expect(note["votes"].to_string().contains("ana"), || format!("no vote by ana: {note}"))
+                expect(note["votes"].to_string().contains("ana"), || {
+                    format!("no vote by ana: {note}")
+                })
             }
             "commented" => {
                 let note = exported_note(id);
                 let comments = note["comments"].to_string();
                 expect(
-                    comments.contains("Did three people say so?") && comments.contains("\"resolved\":true"),
+                    comments.contains("Did three people say so?")
+                        && comments.contains("\"resolved\":true"),
                     || format!("comment missing or open: {comments}"),
                 )
             }
             "trashed" => {
-                expect(find(&show, id).is_none(), || format!("{id} is still on the board"))?;
+                expect(find(&show, id).is_none(), || {
+                    format!("{id} is still on the board")
+                })?;
                 let trash = ana.json(&["trash"]);
-                expect(trash.to_string().contains(id), || format!("{id} not in the trash: {trash}"))
+                expect(trash.to_string().contains(id), || {
+                    format!("{id} not in the trash: {trash}")
+                })
             }
             "keyboard" => {
                 let here = texts(&show, step["section"].as_str().unwrap());
-                expect(here.iter().any(|t| t == "Added with the keyboard"), || format!("{here:?}"))?;
-                expect(!show.to_string().contains("Never saved"), || "a cancelled note was saved".into())
+                expect(here.iter().any(|t| t == "Added with the keyboard"), || {
+                    format!("{here:?}")
+                })?;
+                expect(!show.to_string().contains("Never saved"), || {
+                    "a cancelled note was saved".into()
+                })
             }
             "cli-add" | "cli-script" => {
-                ana.ok(&["add", step["section"].as_str().unwrap(), step["text"].as_str().unwrap()]);
+                ana.ok(&[
+                    "add",
+                    step["section"].as_str().unwrap(),
+                    step["text"].as_str().unwrap(),
+                ]);
                 Ok(())
             }
             "cli-edit" => {
                 ana.ok(&["edit", id, step["text"].as_str().unwrap()]);
                 Ok(())
             }
-            "long-refused" => expect(!show.to_string().contains(&"x".repeat(100)), || "the long note was saved".into()),
+            "long-refused" => expect(!show.to_string().contains(&"x".repeat(100)), || {
+                "the long note was saved".into()
+            }),
             "malformed" => {
-                let live: usize = show["sections"].as_object().unwrap().values().map(|v| v.as_array().unwrap().len()).sum();
-                expect(find(&show, id).is_some(), || "the note did not come back from the trash".into())?;
-                expect(!show.to_string().contains("edited while trashed"), || "a trashed note was edited".into())?;
-                expect(live == 8, || format!("{live} notes after bad input: {show}"))
+                let live: usize = show["sections"]
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .map(|v| v.as_array().unwrap().len())
+                    .sum();
+                expect(find(&show, id).is_some(), || {
+                    "the note did not come back from the trash".into()
+                })?;
+                expect(!show.to_string().contains("edited while trashed"), || {
+                    "a trashed note was edited".into()
+                })?;
+                expect(live == 8, || {
+                    format!("{live} notes after bad input: {show}")
+                })
             }
             other => Err(format!("unknown checkpoint {other}")),
         }
@@ -347,7 +432,10 @@ fn two_boards_through_a_relay_edit_together_with_presence() {
     let relay = Relay::start(dir.path(), &["--open"]);
     let url = format!("ws://127.0.0.1:{}", relay.port);
     let (ana, ben) = (Store::new("ana"), Store::new("ben"));
-    let canvas = ana.json(&["new", "Together"])["id"].as_str().unwrap().to_string();
+    let canvas = ana.json(&["new", "Together"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     ana.ok(&["add", "now", "Chases payments every Friday"]);
     ana.ok(&["sync", &url]);
     ben.ok(&["clone", &canvas, "--from", &url]);
@@ -355,7 +443,14 @@ fn two_boards_through_a_relay_edit_together_with_presence() {
     // Ana's board syncs with her configured remote, Ben's with --sync.
     let board_a = Board::start(&ana, &[]);
     let board_b = Board::start(&ben, &["--sync", &url]);
-    let script = Script::start("pair", &[("BOARD_A", &board_a.url), ("BOARD_B", &board_b.url), ("CANVAS", &canvas)]);
+    let script = Script::start(
+        "pair",
+        &[
+            ("BOARD_A", &board_a.url),
+            ("BOARD_B", &board_b.url),
+            ("CANVAS", &canvas),
+        ],
+    );
     let done = script.run(|step| {
         let id = step["id"].as_str().unwrap();
         // Both stores, read through their boards' processes, agree.
@@ -363,7 +458,11 @@ fn two_boards_through_a_relay_edit_together_with_presence() {
         loop {
             let (a, b) = (ana.show(), ben.show());
             let same = a == b
-                && find(&a, id).is_some_and(|(s, n)| s == step["section"] && n["text"] == step["text"] && n["status"] == step["status"]);
+                && find(&a, id).is_some_and(|(s, n)| {
+                    s == step["section"]
+                        && n["text"] == step["text"]
+                        && n["status"] == step["status"]
+                });
             if same {
                 return Ok(());
             }
@@ -387,7 +486,11 @@ fn the_board_refuses_other_sites_and_bad_addresses() {
     let open = format!("0.0.0.0:{port}");
     assert!(ana.fails(&["ui", "--listen", &open]).contains("--public"));
     let board = Board::start(&ana, &[]);
-    let addr = board.url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let addr = board
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
     let request = |head: &str| -> String {
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -396,20 +499,29 @@ fn the_board_refuses_other_sites_and_bad_addresses() {
         let n = s.read(&mut buf).unwrap_or(0);
         String::from_utf8_lossy(&buf[..n]).into_owned()
     };
-    let get = |host: &str, extra: &str| request(&format!("GET / HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n"));
+    let get = |host: &str, extra: &str| {
+        request(&format!(
+            "GET / HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n"
+        ))
+    };
     assert!(get(&addr, "").starts_with("HTTP/1.1 200"));
     // DNS rebinding: another host name is refused.
     assert!(get("evil.example:7777", "").starts_with("HTTP/1.1 403"));
     // Another web site's page cannot open the board's socket.
     let upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
     let canvas = ana.json(&["list"])[0]["id"].as_str().unwrap().to_string();
-    let ws = |origin: &str| request(&format!("GET /api/ws?canvas={canvas} HTTP/1.1\r\nHost: {addr}\r\n{upgrade}Origin: {origin}\r\n\r\n"));
+    let ws = |origin: &str| {
+        request(&format!("GET /api/ws?canvas={canvas} HTTP/1.1\r\nHost: {addr}\r\n{upgrade}Origin: {origin}\r\n\r\n"))
+    };
     assert!(ws("http://evil.example").starts_with("HTTP/1.1 403"));
     assert!(ws(&format!("http://{addr}")).starts_with("HTTP/1.1 101"));
     // A second `gapmap ui` on the store is told where the board is.
     let second = ana.ok(&["ui"]);
     assert!(second.contains(&board.url), "{second}");
     // Exports from the CLI: PNG too.
-    let png = ana.command(&["export", "--format", "png"]).output().unwrap();
+    let png = ana
+        .command(&["export", "--format", "png"])
+        .output()
+        .unwrap();
     assert!(png.status.success() && png.stdout.starts_with(b"\x89PNG\r\n\x1a\n"));
 }
