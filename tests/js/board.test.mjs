@@ -167,6 +167,31 @@ async function single() {
   await note(page, "Added with the keyboard", focused).waitFor()
   await checkpoint("keyboard", { section: focused, text: "Added with the keyboard", absent: "Never saved" })
 
+  // The other views, the job statement, the title, filters.
+  for (const [view, n] of [["forces", 4], ["jobmap", 8], ["outcomes", 3], ["jpg", 3]]) {
+    await page.click(`[data-view='${view}']`)
+    await page.locator(`#board[data-view='${view}']`).waitFor()
+    check((await page.locator("#board [data-section]").count()) === n, `${view} shows ${n} sections`)
+  }
+  await page.click("[data-view='job']")
+  await page.locator(".job-statement textarea").first().fill("a design project is delivered")
+  await page.locator(".job-statement textarea").first().press("Enter")
+  await page.locator(".sentence", { hasText: "a design project is delivered" }).waitFor()
+  await checkpoint("job", { situation: "a design project is delivered" })
+  await page.click("[data-view='canvas']")
+  await page.locator("#title").dblclick()
+  await page.keyboard.press("Control+A")
+  await page.keyboard.insertText("Renamed on the board")
+  await page.keyboard.press("Enter")
+  await page.waitForFunction(() => document.title.startsWith("Renamed on the board"))
+  await checkpoint("title", { title: "Renamed on the board" })
+  await page.selectOption("#filter-tag", "urgent")
+  await page.waitForFunction(() => document.querySelectorAll("#board .note:not(.filtered-out)").length === 1)
+  await page.selectOption("#filter-tag", "")
+  await page.selectOption("#filter-status", "validated")
+  check((await page.locator("#board .note:not(.filtered-out)").count()) === 1, "the status filter shows the validated note")
+  await page.selectOption("#filter-status", "")
+
   // A change from the CLI shows without a reload.
   await checkpoint("cli-add", { section: "constraint", text: "Added from the terminal" })
   timings.cli_add_ms = await within(LIVE_MS, note(page, "Added from the terminal", "constraint"), "a note added with the CLI")
@@ -262,6 +287,18 @@ async function pair() {
   await pageA.locator("#board [data-note-id]").first().waitFor()
   await pageB.goto(new URL(`c/${canvas}`, b).href)
   await pageB.locator("#board [data-note-id]").first().waitFor()
+
+  // A conflict made offline shows both values on both boards; keeping one
+  // on Ana's board ends it on Ben's.
+  const conflict = process.env.CONFLICT
+  const conflicted = (page) => page.locator(`[data-note-id="${conflict}"] .conflict[data-conflict="status"]`)
+  await conflicted(pageA).waitFor()
+  await conflicted(pageB).waitFor()
+  const values = (await conflicted(pageA).locator(".pick").allTextContents()).sort()
+  check(values.join() === "invalidated,validated", `the conflict offers ${values}`)
+  await conflicted(pageA).locator(".pick[data-value='validated']").click()
+  timings.resolve_ms = await within(LIVE_MS, pageB.locator(`[data-note-id="${conflict}"][data-status="validated"]:not(:has(.conflict))`), "the resolution on Ben's board")
+  await checkpoint("resolved", { id: conflict, section: "now", text: "Chases payments every Friday", status: "validated" })
 
   // Presence crosses the relay both ways.
   timings.presence_b_ms = await within(LIVE_MS, pageB.locator("#people [data-person='ana']"), "Ben sees Ana")

@@ -396,6 +396,13 @@ fn the_board_in_chromium_changes_the_store() {
                 ana.ok(&["edit", id, step["text"].as_str().unwrap()]);
                 Ok(())
             }
+            "job" => {
+                let job = ana.json(&["job"]);
+                expect(job["situation"] == step["situation"], || format!("{job}"))
+            }
+            "title" => expect(show["title"] == step["title"], || {
+                format!("title {}", show["title"])
+            }),
             "long-refused" => expect(!show.to_string().contains(&"x".repeat(100)), || {
                 "the long note was saved".into()
             }),
@@ -436,9 +443,15 @@ fn two_boards_through_a_relay_edit_together_with_presence() {
         .as_str()
         .unwrap()
         .to_string();
-    ana.ok(&["add", "now", "Chases payments every Friday"]);
+    let disputed = ana.ok(&["add", "now", "Chases payments every Friday"]);
     ana.ok(&["sync", &url]);
     ben.ok(&["clone", &canvas, "--from", &url]);
+    // Offline, both set the same note's status: a conflict.
+    ana.ok(&["mark", &disputed, "validated"]);
+    ben.ok(&["mark", &disputed, "invalidated"]);
+    for store in [&ana, &ben, &ana] {
+        store.ok(&["sync", &url]);
+    }
     ana.ok(&["remote", "add", "team", &url]);
     // Ana's board syncs with her configured remote, Ben's with --sync.
     let board_a = Board::start(&ana, &[]);
@@ -449,6 +462,7 @@ fn two_boards_through_a_relay_edit_together_with_presence() {
             ("BOARD_A", &board_a.url),
             ("BOARD_B", &board_b.url),
             ("CANVAS", &canvas),
+            ("CONFLICT", &disputed),
         ],
     );
     let done = script.run(|step| {
