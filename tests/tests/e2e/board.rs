@@ -539,3 +539,94 @@ fn the_board_refuses_other_sites_and_bad_addresses() {
         .unwrap();
     assert!(png.status.success() && png.stdout.starts_with(b"\x89PNG\r\n\x1a\n"));
 }
+
+/// The board's presence is automerge-repo ephemeral data: an unmodified
+/// JavaScript automerge-repo client on the relay reads it, and presence it
+/// sends shows on the board.
+#[test]
+fn presence_reaches_and_comes_from_javascript_automerge_repo_clients() {
+    if !node_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path(), &["--open"]);
+    let url = format!("ws://127.0.0.1:{}", relay.port);
+    let ana = Store::new("ana");
+    let canvas = ana.json(&["new", "Presence"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ana.ok(&["sync", &url]);
+    let board = Board::start(&ana, &["--sync", &url]);
+    let doc_url = format!("automerge:{canvas}");
+
+    let mut listen = Command::new("node")
+        .args(["client.mjs", "ephemeral-listen", &url, &doc_url])
+        .current_dir(js_dir())
+        .env("GAPMAP_JS_TIMEOUT_MS", "20000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(listen.stdout.take().unwrap()).lines();
+    let ready = lines.next().unwrap().unwrap();
+    assert!(ready.contains("ready"), "{ready}");
+
+    // A page opens the board: the JS client hears about it.
+    let ws_url = format!(
+        "{}api/ws?canvas={canvas}",
+        board.url.replace("http://", "ws://")
+    );
+    let (mut page, _) = tungstenite::connect(ws_url.as_str()).expect("page socket");
+    let heard: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert!(listen.wait().unwrap().success());
+    let message = &heard["message"];
+    assert_eq!(message["type"], "gapmap-presence", "{heard}");
+    assert_eq!(message["name"], "ana");
+    assert_eq!(message["state"], "here");
+    assert!(message["color"].as_str().unwrap().starts_with('#'));
+
+    // A JS client's presence shows on the page.
+    let sent = json!({ "type": "gapmap-presence", "session": "js-1", "name": "Jay", "color": "#123456", "editing": null, "state": "here" });
+    let send = Command::new("node")
+        .args([
+            "client.mjs",
+            "ephemeral-send",
+            &url,
+            &doc_url,
+            &sent.to_string(),
+        ])
+        .current_dir(js_dir())
+        .output()
+        .unwrap();
+    assert!(
+        send.status.success(),
+        "{}",
+        String::from_utf8_lossy(&send.stderr)
+    );
+    if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = page.get_ref() {
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "Jay never showed on the board");
+        let frame = page.read().expect("page socket read");
+        let Ok(text) = frame.to_text() else { continue };
+        let message: Value = serde_json::from_str(text).unwrap();
+        if message["type"] == "presence" && message["people"].to_string().contains("\"Jay\"") {
+            let jay = message["people"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == "Jay")
+                .unwrap()
+                .clone();
+            assert_eq!(jay["color"], "#123456");
+            assert_eq!(jay["here"], false);
+            break;
+        }
+    }
+    drop(page);
+    drop(board);
+    drop(relay);
+}

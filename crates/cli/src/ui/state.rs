@@ -231,5 +231,14 @@ mod tests {
         assert!(at(&c, Some(0), None).is_err());
         assert!(at(&c, Some(4), None).is_err());
         assert_eq!(at(&c, Some(3), None).unwrap().notes().len(), 2);
+
+        // By round: the canvas as it was when the round started.
+        let round = c.start_round("Round 2", &[], "ana", now).unwrap();
+        c.add_note(Section::Now, "third", &[], "ana", now).unwrap();
+        let h = history(&c);
+        assert_eq!(h["rounds"][0]["label"], "Round 2");
+        assert_eq!(h["rounds"][0]["index"], 2, "the round starts after the third change");
+        assert_eq!(at(&c, None, Some(&round.to_string())).unwrap().notes().len(), 2);
+        assert!(at(&c, None, None).is_err());
     }
 }
