@@ -21,7 +21,7 @@ use crate::stats::Samples;
 use crate::{phases, procs, report, Common};
 
 /// The author of the benchmark's notes.
-const AUTHOR: &str = "bench";
+pub const AUTHOR: &str = "bench";
 /// The note every timed run adds.
 const TEXT: &str = "Owner re-types supplier invoices into a spreadsheet every Friday night";
 /// The JS marks, in order; each phase is the interval ending at its mark.
@@ -84,8 +84,8 @@ impl AddArgs {
 pub struct AddReport {
     /// Timed runs per size and program.
     pub runs: usize,
-    /// Runs of the in-process phases per size.
-    pub phase_runs: usize,
+    /// Runs of the in-process reference measurements per size.
+    pub reference_runs: usize,
     /// `--quick`.
     pub quick: bool,
     /// The ratio the largest size should reach.
@@ -118,9 +118,14 @@ pub struct SizeReport {
     pub gapmap: Samples,
     /// `node bench-add.mjs add` as whole processes.
     pub js: Samples,
-    /// In-process phases of `gapmap add`, by `phases::NAMES`, then
-    /// "automerge_load".
+    /// Phases of `gapmap add` replayed in a fresh `gapmap-bench add-phases`
+    /// process, by `phases::NAMES`, then "process": that process's wall
+    /// time less its phases (start-up and exit).
     pub gapmap_phases: Vec<(&'static str, Samples)>,
+    /// The `add-phases` processes' wall times, to set beside the CLI's.
+    pub phases_wall: Samples,
+    /// Reference measurements in this process, by `phases::REFERENCES`.
+    pub references: Vec<(&'static str, Samples)>,
     /// Intervals between the JS script's marks, by `JS_MARKS`, then "exit".
     pub js_phases: Vec<(&'static str, Samples)>,
 }
@@ -134,6 +139,8 @@ struct Prepared {
     gapmap_template: PathBuf,
     /// Where a run's copy of that store goes.
     gapmap_run: PathBuf,
+    /// Where the phase replay's copy goes.
+    phases_run: PathBuf,
     /// automerge-repo storage holding the canvas, and its URL.
     js_template: Option<(PathBuf, String)>,
     /// Where a run's copy of that storage goes.
@@ -180,7 +187,7 @@ pub fn run(args: &AddArgs, common: &Common) -> Result<()> {
 
     let mut report = AddReport {
         runs,
-        phase_runs: (runs / 2).max(3),
+        reference_runs: (runs / 2).max(3),
         quick: args.quick,
         target: args.target,
         gapmap: (gapmap.clone(), gapmap_version),
@@ -191,6 +198,7 @@ pub fn run(args: &AddArgs, common: &Common) -> Result<()> {
         sizes: Vec::new(),
     };
 
+    let myself = std::env::current_exe().context("cannot find this program's own path")?;
     eprintln!("timing {runs} runs (+1 warm-up) of each program per size, alternating…");
     // Iteration 0 warms the page cache and is not recorded.
     for i in 0..=runs {
@@ -219,6 +227,7 @@ pub fn run(args: &AddArgs, common: &Common) -> Result<()> {
             if !gapmap_first {
                 time_gapmap(&gapmap, size, record)?;
             }
+            time_phases(&myself, size, record)?;
         }
         if record {
             eprintln!(
@@ -228,22 +237,14 @@ pub fn run(args: &AddArgs, common: &Common) -> Result<()> {
         }
     }
 
-    eprintln!("measuring gapmap's phases in-process…");
-    let phase_dir = work.path().join("phases");
-    let phase_runs = report.phase_runs;
+    eprintln!("reference measurements in-process…");
     for size in &mut prepared {
-        for i in 0..=phase_runs {
-            procs::copy_tree(&size.gapmap_template, &phase_dir)?;
-            let laps = phases::add_once(&phase_dir, AUTHOR)?;
-            let reference = phases::automerge_load(&size.bytes)?;
-            if i == 0 {
-                continue;
-            }
-            for (slot, lap) in size.report.gapmap_phases.iter_mut().zip(laps) {
-                slot.1.push(lap);
-            }
-            if let Some(slot) = size.report.gapmap_phases.last_mut() {
-                slot.1.push(reference);
+        for i in 0..=report.reference_runs {
+            let laps = phases::references(&size.bytes)?;
+            if i > 0 {
+                for (slot, lap) in size.report.references.iter_mut().zip(laps) {
+                    slot.1.push(lap);
+                }
             }
         }
     }
@@ -311,7 +312,7 @@ fn prepare(work: &Path, gapmap: &Path, js: Option<&Js>, plan: Plan) -> Result<Pr
 
     let samples = |names: &[&'static str]| names.iter().map(|&n| (n, Samples::default())).collect();
     let mut gapmap_phase_names = phases::NAMES.to_vec();
-    gapmap_phase_names.push("automerge_load");
+    gapmap_phase_names.push("process");
     let mut js_phase_names = JS_MARKS.to_vec();
     js_phase_names.push("exit");
     Ok(Prepared {
@@ -323,11 +324,14 @@ fn prepare(work: &Path, gapmap: &Path, js: Option<&Js>, plan: Plan) -> Result<Pr
             gapmap: Samples::default(),
             js: Samples::default(),
             gapmap_phases: samples(&gapmap_phase_names),
+            phases_wall: Samples::default(),
+            references: samples(&phases::REFERENCES),
             js_phases: samples(&js_phase_names),
         },
         bytes,
         gapmap_template: home,
         gapmap_run: dir.join("gapmap-run"),
+        phases_run: dir.join("phases-run"),
         js_template,
         js_run: dir.join("js-run"),
     })
@@ -350,6 +354,49 @@ fn time_gapmap(gapmap: &Path, size: &mut Prepared, record: bool) -> Result<()> {
     }
     if record {
         size.report.gapmap.push(run.elapsed);
+    }
+    Ok(())
+}
+
+/// Replays `gapmap add` with its phases timed, in a fresh process (so heap
+/// growth and page faults are paid as the CLI pays them).
+fn time_phases(myself: &Path, size: &mut Prepared, record: bool) -> Result<()> {
+    procs::copy_tree(&size.gapmap_template, &size.phases_run)?;
+    let run = procs::run(
+        myself,
+        [
+            OsStr::new("add-phases"),
+            OsStr::new("--home"),
+            size.phases_run.as_os_str(),
+        ],
+    )?;
+    let laps: Vec<f64> = serde_json::from_str::<Value>(&run.stdout)
+        .ok()
+        .and_then(|v| {
+            v["laps_ms"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        })
+        .with_context(|| format!("add-phases printed {:?}", run.stdout))?;
+    if laps.len() != phases::NAMES.len() {
+        bail!(
+            "add-phases printed {} laps, not {}",
+            laps.len(),
+            phases::NAMES.len()
+        );
+    }
+    if record {
+        let wall = run.elapsed.as_secs_f64() * 1e3;
+        let rest = wall - laps.iter().sum::<f64>();
+        for (slot, ms) in size
+            .report
+            .gapmap_phases
+            .iter_mut()
+            .zip(laps.into_iter().chain([rest]))
+        {
+            slot.1.push_ms(ms);
+        }
+        size.report.phases_wall.push(run.elapsed);
     }
     Ok(())
 }

@@ -90,6 +90,14 @@ enum Scenario {
     /// Builds one benchmark canvas and writes it as `<DocId>.automerge`, for
     /// other tools or a look at what the scenarios load.
     Canvas(CanvasArgs),
+    /// Internal to `add`: one `gapmap add` replayed with the library calls
+    /// the CLI makes, each timed; prints `{"laps_ms": [...]}`.
+    #[command(hide = true)]
+    AddPhases {
+        /// The store, holding the current canvas.
+        #[arg(long)]
+        home: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -137,6 +145,10 @@ fn main() -> ExitCode {
     let result = match &cli.scenario {
         Scenario::Add(args) => add::run(args, &cli.common),
         Scenario::Canvas(args) => write_canvas(args),
+        Scenario::AddPhases { home } => phases::add_once(home, add::AUTHOR).map(|laps| {
+            let ms: Vec<f64> = laps.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+            println!("{}", serde_json::json!({ "laps_ms": ms }));
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -88,36 +88,46 @@ pub fn tables(report: &AddReport) -> String {
     );
 
     out += &format!(
-        "\nwhere `gapmap add`'s time goes: median ms of {} in-process runs with the CLI's calls\n",
-        report.phase_runs
+        "\nwhere `gapmap add`'s time goes: median ms of each phase, replayed with the CLI's\n\
+         library calls in a fresh process per run (alongside the runs above); then that\n\
+         process's wall time beside the CLI's, and {} in-process reference runs\n",
+        report.reference_runs
     );
-    out += &format!("{:>6} {:>7}", "notes", "start");
-    for name in phases::NAMES {
+    out += &format!("{:>6}", "notes");
+    for (name, _) in report
+        .sizes
+        .first()
+        .map_or(&[][..], |s| &s.gapmap_phases[..])
+    {
         out += &format!(" {:>8}", name);
     }
-    out += &format!(" | {:>7} {:>7} | {:>9}\n", "sum", "CLI", "AM load");
+    out += &format!(" | {:>7} {:>7} |", "replay", "CLI");
+    for name in phases::REFERENCES {
+        out += &format!(" {:>14}", name);
+    }
+    out += "\n";
     for s in &report.sizes {
-        let start = report.gapmap_start.median();
-        out += &format!("{:>6} {:>7.1}", s.notes, start);
-        let mut sum = start;
-        for (name, samples) in &s.gapmap_phases {
-            if *name != "automerge_load" {
-                sum += samples.median();
-                out += &format!(" {:>8.2}", samples.median());
-            }
+        out += &format!("{:>6}", s.notes);
+        for (_, samples) in &s.gapmap_phases {
+            out += &format!(" {:>8.2}", samples.median());
         }
-        let am = s.gapmap_phases.iter().find(|(n, _)| *n == "automerge_load");
         out += &format!(
-            " | {:>7.1} {:>7} | {:>9}\n",
-            sum,
-            fmt_ms(&s.gapmap),
-            am.map_or_else(|| "–".into(), |(_, s)| format!("{:.2}", s.median()))
+            " | {:>7} {:>7} |",
+            fmt_ms(&s.phases_wall),
+            fmt_ms(&s.gapmap)
         );
+        for (_, samples) in &s.references {
+            out += &format!(" {:>14.2}", samples.median());
+        }
+        out += "\n";
     }
     for (name, meaning) in phases::MEANING {
         out += &format!("  {name:<15} {meaning}\n");
     }
-    out += "  start           `gapmap --version` as a whole process (exec, dynamic linking, clap, exit)\n";
+    out += &format!(
+        "  (process start alone, `gapmap --version`: {} ms)\n",
+        fmt_ms(&report.gapmap_start)
+    );
 
     if report.js_versions.is_some() {
         out += "\nwhere the JS time goes: median ms between marks inside the node process\n";
@@ -188,6 +198,8 @@ pub fn to_json(report: &AddReport) -> Value {
                     "js": base.and_then(|b| ratio(s.js.median(), b.js.median())).map(round3),
                 },
                 "gapmap_phases": phases_json(&s.gapmap_phases),
+                "gapmap_phases_wall": s.phases_wall.to_json(),
+                "references": phases_json(&s.references),
                 "js_phases": if s.js.ms.is_empty() { Value::Null } else { phases_json(&s.js_phases) },
             })
         })
@@ -209,7 +221,7 @@ pub fn to_json(report: &AddReport) -> Value {
         "bench": "add",
         "quick": report.quick,
         "runs": report.runs,
-        "phase_runs": report.phase_runs,
+        "reference_runs": report.reference_runs,
         "machine": machine(),
         "gapmap": { "binary": report.gapmap.0, "version": report.gapmap.1 },
         "js": report.js_versions.as_ref().map(|(node, repo)| json!({ "node": node, "automerge_repo": repo })),
