@@ -198,6 +198,19 @@ async function single() {
   await checkpoint("cli-edit", { id, text: "Edited from the terminal" })
   timings.cli_edit_ms = await within(LIVE_MS, page.locator(`[data-note-id="${id}"]`, { hasText: "Edited from the terminal" }), "a note edited with the CLI")
 
+  // Typing in a note while someone else changes it: both edits survive.
+  await page.locator(`[data-note-id="${id}"] .note-text`).dblclick()
+  await page.keyboard.press("End")
+  await page.keyboard.insertText(" (and the board)")
+  const renders = await page.evaluate(() => Number(document.body.dataset.renders))
+  await checkpoint("cli-concurrent", { id, text: "Meanwhile: Edited from the terminal" })
+  // The board redraws with the CLI's change around the open editor.
+  await page.waitForFunction((n) => Number(document.body.dataset.renders) > n, renders)
+  check((await page.locator(`[data-note-id="${id}"] .note-text`).innerText()) === "Edited from the terminal (and the board)", "the editor keeps what was typed")
+  await page.keyboard.press("Enter")
+  await page.locator(`[data-note-id="${id}"]:not(.editing)`, { hasText: "Meanwhile: Edited from the terminal (and the board)" }).waitFor()
+  await checkpoint("merged", { id, text: "Meanwhile: Edited from the terminal (and the board)" })
+
   // Markup in notes is text: from the board and from the CLI.
   const markup = `<img src="/nothing.png" onerror="window.__pwned = 'img'"><script>window.__pwned = 'script'</script>`
   await addNote(page, "design", markup)

@@ -392,7 +392,11 @@ fn the_board_in_chromium_changes_the_store() {
                 ]);
                 Ok(())
             }
-            "cli-edit" => {
+            "merged" => expect(
+                find(&show, id).is_some_and(|(_, n)| n["text"] == step["text"]),
+                || format!("{show}"),
+            ),
+            "cli-edit" | "cli-concurrent" => {
                 ana.ok(&["edit", id, step["text"].as_str().unwrap()]);
                 Ok(())
             }
