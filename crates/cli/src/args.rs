@@ -240,7 +240,7 @@ pub enum Command {
     },
     /// Per canvas and remote: local changes the remote has not acknowledged.
     Status,
-    /// Open the live web board (and keep syncing with the remotes while it is open).
+    /// Open the live web board (`-c` picks the canvas at `/`); keeps syncing with the remotes while open.
     Ui {
         /// Address to listen on.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7777")]

@@ -66,6 +66,8 @@ pub struct Board {
     writes: Mutex<()>,
     /// Whether the board answers to any host name (`--public`).
     public: bool,
+    /// The canvas `/` shows when `-c` was given (else the current one).
+    home: Option<DocId>,
 }
 
 impl Board {
@@ -84,6 +86,11 @@ impl Board {
         Context::new(self.docs(), None, None)
             .resolve_canvas(given)
             .ok()
+    }
+
+    /// The canvas `/` shows: `-c`, else the current one. Blocking.
+    fn home(&self) -> Option<DocId> {
+        self.home.or_else(|| self.current())
     }
 
     /// The current canvas, if it is in the store. Blocking.
@@ -190,6 +197,11 @@ pub fn ui(ctx: &Context, args: UiArgs, json: bool, out: &mut dyn Write) -> Resul
             )?;
         }
     }
+    let home = if ctx.has_canvas_arg() {
+        Some(ctx.canvas_id()?)
+    } else {
+        None
+    };
     let author = ctx.author()?;
     let canvases = ctx.store.list()?.len();
     net::run_owner_docs(ctx, move |repo, docs, stop| async move {
@@ -204,6 +216,7 @@ pub fn ui(ctx: &Context, args: UiArgs, json: bool, out: &mut dyn Write) -> Resul
             author,
             writes: Mutex::new(()),
             public: args.public,
+            home,
         });
         let router = sync_routes(
             repo.clone(),

@@ -104,7 +104,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 async fn home(State(board): State<Arc<Board>>) -> Response<Body> {
     let b = board.clone();
-    match blocking(move || b.current().map(|id| (id, b.load(&id))))
+    match blocking(move || b.home().map(|id| (id, b.load(&id))))
         .await
         .flatten()
     {

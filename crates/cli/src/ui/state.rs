@@ -237,8 +237,17 @@ mod tests {
         c.add_note(Section::Now, "third", &[], "ana", now).unwrap();
         let h = history(&c);
         assert_eq!(h["rounds"][0]["label"], "Round 2");
-        assert_eq!(h["rounds"][0]["index"], 2, "the round starts after the third change");
-        assert_eq!(at(&c, None, Some(&round.to_string())).unwrap().notes().len(), 2);
+        assert_eq!(
+            h["rounds"][0]["index"], 2,
+            "the round starts after the third change"
+        );
+        assert_eq!(
+            at(&c, None, Some(round.as_ref()))
+                .unwrap()
+                .notes()
+                .len(),
+            2
+        );
         assert!(at(&c, None, None).is_err());
     }
 }
