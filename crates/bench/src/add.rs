@@ -30,11 +30,11 @@ pub const JS_MARKS: [&str; 6] = ["boot", "imports", "repo", "find", "change", "f
 /// Options of `gapmap-bench add`.
 #[derive(clap::Args, Debug)]
 pub struct AddArgs {
-    /// A smoke run of a few seconds (for CI): few runs, small canvases.
+    /// A smoke run (for CI, ~25 s): 5 runs, canvases of 0 and 200 notes.
     #[arg(long)]
     pub quick: bool,
     /// Timed runs per canvas size and program [default: 20, --quick: 5];
-    /// the in-process phases take half as many (at least 3).
+    /// the in-process reference measurements take half as many (at least 3).
     #[arg(long, value_name = "N")]
     pub runs: Option<usize>,
     /// Canvas sizes in live notes [default: 0,200,2000, --quick: 0,200].

@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! cargo build --release -p gapmap -p gapmap-bench
-//! target/release/gapmap-bench add            # ~1–2 minutes
-//! target/release/gapmap-bench add --quick    # a smoke run of seconds
+//! target/release/gapmap-bench add            # a few minutes on 2 shared cores
+//! target/release/gapmap-bench add --quick    # a smoke run, ~25 s
 //! ```
 //!
 //! Each scenario prints tables for people and, last, one JSON line with
