@@ -5,7 +5,7 @@ use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ROOT};
 
 use super::{excerpt, null, Canvas};
 use crate::error::{CanvasError, Result};
-use crate::field::{ensure_map, get_int, get_map, put_text};
+use crate::field::{ensure_map, get_int, get_map, get_string, put_text};
 use crate::note::{Note, NoteId, Position};
 use crate::rank;
 use crate::section::Section;
@@ -50,7 +50,7 @@ impl Canvas {
         while self.note_obj(&id).is_ok() {
             id = NoteId::random();
         }
-        let neighbours = self.section_notes(section);
+        let neighbours = self.section_slots(section);
         let (rank, renamed) = place(&neighbours, neighbours.len());
         Ok(NewNote {
             id,
@@ -85,8 +85,8 @@ impl Canvas {
         now_ms: i64,
     ) -> Result<()> {
         let note = self.note_obj(id)?;
-        let neighbours: Vec<Note> = self
-            .section_notes(section)
+        let neighbours: Vec<Slot> = self
+            .section_slots(section)
             .into_iter()
             .filter(|n| n.id != *id)
             .collect();
@@ -236,6 +236,30 @@ impl Canvas {
         all
     }
 
+    /// Id and rank of the live notes of a section, in board order: what
+    /// placing a note needs, read without the rest of every note (a big
+    /// canvas has thousands).
+    fn section_slots(&self, section: Section) -> Vec<Slot> {
+        let Some(notes) = get_map(&self.doc, &ROOT, "notes") else {
+            return Vec::new();
+        };
+        let mut slots: Vec<Slot> = self
+            .doc
+            .map_range(&notes, ..)
+            .filter_map(|item| {
+                let obj = item.id();
+                let here = get_string(&self.doc, &obj, "section")?.parse::<Section>().ok()? == section;
+                let live = get_int(&self.doc, &obj, "trashed_at").is_none();
+                (here && live).then(|| Slot {
+                    id: NoteId::from(item.key.as_ref()),
+                    rank: get_string(&self.doc, &obj, "rank").unwrap_or_default(),
+                })
+            })
+            .collect();
+        slots.sort_by(|a, b| (&a.rank, &a.id).cmp(&(&b.rank, &b.id)));
+        slots
+    }
+
     /// The live (not trashed) notes of a section, ordered by rank; equal
     /// ranks (left by concurrent writes) are ordered by id, so every replica
     /// shows the same order.
@@ -362,7 +386,13 @@ fn normalize_tags(tags: &[String]) -> Result<Vec<String>> {
 
 /// The rank for a note at `index` among `neighbours` (sorted), and the
 /// neighbours that need a new rank to make room.
-fn place(neighbours: &[Note], index: usize) -> (String, Vec<(NoteId, String)>) {
+/// A note's place in its section.
+struct Slot {
+    id: NoteId,
+    rank: String,
+}
+
+fn place(neighbours: &[Slot], index: usize) -> (String, Vec<(NoteId, String)>) {
     let ranks: Vec<&str> = neighbours.iter().map(|n| n.rank.as_str()).collect();
     let (own, renamed) = rank::place(&ranks, index);
     let renamed = renamed
