@@ -37,11 +37,11 @@ pub const MEANING: [(&str, &str); 12] = [
     ("prepare", "author and actor settings, members check"),
     (
         "change",
-        "Canvas::add_note: reads every note to rank the new one, one commit",
+        "Canvas::add_note: a lean scan of the section's ranks, one commit",
     ),
     (
         "index",
-        "the index entry: title and live-note count (reads every note again)",
+        "the index entry: title and live-note count (describe: trash marks only)",
     ),
     (
         "save",
@@ -111,14 +111,12 @@ pub fn add_once(dir: &Path, author: &str) -> Result<Vec<Duration>> {
     )?;
     lap.mark();
 
+    // As the CLI's `meta_of` does.
+    let (title, notes) = gapmap_canvas::describe(canvas.doc());
     let meta = DocMeta {
         id: id.to_string(),
-        title: canvas.title(),
-        notes: canvas
-            .notes()
-            .iter()
-            .filter(|n| n.trashed_at.is_none())
-            .count(),
+        title,
+        notes,
         updated_ms: now_ms(),
     };
     lap.mark();
@@ -135,8 +133,7 @@ pub fn add_once(dir: &Path, author: &str) -> Result<Vec<Duration>> {
 /// The reference measurements of `REFERENCES` on the document `bytes`:
 /// loading it with Automerge alone (the floor under `load`), and the
 /// cheapest pass over the notes that could serve `change` (placing a note
-/// needs its section's ranks) and `index` (counting live notes), both of
-/// which read every field of every note today.
+/// needs its section's ranks) and `index` (counting live notes).
 pub fn references(bytes: &[u8]) -> Result<Vec<Duration>> {
     let start = Instant::now();
     let doc = AutoCommit::load(bytes).context("loading the canvas with Automerge")?;
