@@ -258,6 +258,14 @@ impl Engine {
         };
         let before = doc.doc.get_heads();
         let they_have_it = !message.heads.is_empty();
+        let needed = message.need.clone();
+        if peer.sync.read_only && !message.changes.is_empty() {
+            // automerge's read-only state drops them; say so, for metrics.
+            out.notices.push(Notice::ReadOnlyChanges {
+                conn,
+                document_id: id,
+            });
+        }
         if let Err(e) = doc.doc.receive_sync_message(&mut peer.sync, message) {
             // Changes that did apply before the error are valid; keep them.
             self.persist(id, out);
@@ -269,6 +277,12 @@ impl Engine {
                 },
                 out,
             );
+        }
+        // A peer that names changes it needs does not have them, whatever
+        // automerge thinks it sent: without this, a message lost on the way
+        // leaves both sides asking and answering forever, without the change.
+        for hash in &needed {
+            peer.sync.sent_hashes.remove(hash);
         }
         // (doc.exists(), borrowing only the document, not its peers)
         let exists = !doc.doc.get_heads().is_empty();

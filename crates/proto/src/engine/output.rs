@@ -124,6 +124,15 @@ pub enum Notice {
         /// Its content (automerge-repo clients put CBOR here).
         data: Vec<u8>,
     },
+    /// A peer without write access to the document sent changes in a
+    /// `sync` or `request`; they were dropped (not applied, stored or passed
+    /// on) and the connection stays open. One notice per such message.
+    ReadOnlyChanges {
+        /// The connection.
+        conn: ConnId,
+        /// The document.
+        document_id: DocumentId,
+    },
     /// [`Event::LocalChange`](crate::Event::LocalChange) carried bytes
     /// Automerge could not load; the document is unchanged.
     InvalidLocalChange {

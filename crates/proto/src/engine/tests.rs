@@ -295,6 +295,44 @@ fn read_only_peers_receive_but_their_changes_are_refused() {
     assert_eq!(net.stored_heads(relay, doc), before);
     assert_eq!(keys(&net, relay, doc), ["title"]);
     assert_eq!(keys(&net, alice, doc), ["title"]);
+    // automerge's read-only flag told the viewer not to send its changes;
+    // a peer that sends them anyway is refused, and that is reported (for
+    // metrics), once per message with changes.
+    let refused = |net: &Harness| {
+        net.peer(relay)
+            .notices
+            .iter()
+            .filter(
+                |n| matches!(n, Notice::ReadOnlyChanges { document_id, .. } if *document_id == doc),
+            )
+            .count()
+    };
+    assert_eq!(refused(&net), 0);
+    let mut forged = automerge::AutoCommit::new();
+    forged.put(ROOT, "vandalism", "forced").unwrap();
+    let message = automerge::sync::Message {
+        heads: forged.get_heads(),
+        need: Vec::new(),
+        have: Vec::new(),
+        changes: forged.save().into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    };
+    for _ in 0..2 {
+        net.inject(
+            relay,
+            v,
+            &Message::Sync {
+                sender_id: PeerId::from("viewer"),
+                target_id: PeerId::from("relay"),
+                document_id: doc,
+                data: message.clone().encode(),
+            },
+        );
+    }
+    net.run_until_quiescent();
+    assert_eq!(refused(&net), 2);
+    assert_eq!(net.stored_heads(relay, doc), before);
 
     // It still receives alice's changes.
     net.change_doc(alice, doc, |d| {
@@ -312,6 +350,7 @@ fn read_only_peers_receive_but_their_changes_are_refused() {
     net.run_until_quiescent();
     assert!(net.stored(relay, own).is_none());
     assert!(unavailable(&net, viewer, own));
+    assert_eq!(refused(&net), 2, "alice's changes are not refusals");
 }
 
 #[test]
