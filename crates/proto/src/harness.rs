@@ -11,6 +11,13 @@
 //! The harness checks the durability rule on every message: a peer never
 //! sends a sync message advertising heads its store does not hold.
 //!
+//! With [`Harness::control_delivery`], frames wait on their link instead,
+//! and a test decides what the network does with them: deliver them in
+//! order, delay them (other links go first), drop, duplicate or reorder
+//! them, partition a link and heal it, or restart a peer from its store
+//! (losing what its engine held in memory and the stores not yet done).
+//! See [`faults`].
+//!
 //! ```
 //! use gapmap_proto::harness::Harness;
 //! use gapmap_proto::Access;
@@ -33,6 +40,7 @@
 //! assert_eq!(copy.get(automerge::ROOT, "title").unwrap().unwrap().0.as_str(), Some("Onboarding"));
 //! ```
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 
 use automerge::{AutoCommit, Automerge, ChangeHash, ReadDoc};
@@ -41,6 +49,9 @@ use crate::{
     Access, CloseReason, Config, ConnId, DocumentId, Engine, Event, Message, Notice, Output,
     PeerId, Persist, Role, Timestamp,
 };
+
+pub mod faults;
+pub use faults::FaultStats;
 
 /// A peer's index in the harness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -71,12 +82,32 @@ pub struct Peer {
     pub closed: Vec<(ConnId, CloseReason)>,
     /// When true, frames sent to this peer are lost (a peer that hung).
     pub muted: bool,
+    /// Its configuration, to start a fresh engine on [`Harness::restart`].
+    config: Config,
+    /// Per document: how many bytes of `storage` are loaded, and the loaded
+    /// document (loading the whole store on every message is too slow for
+    /// long property tests). Rebuilt if `storage` shrank.
+    cache: RefCell<BTreeMap<DocumentId, (usize, Automerge)>>,
+}
+
+/// What travels on a link when delivery is controlled.
+enum InFlight {
+    /// A frame.
+    Frame(Vec<u8>),
+    /// The sender closed the connection after the frames before this.
+    Close,
 }
 
 struct Link {
     /// (peer, its conn id) of the dialing side and of the accepting side.
     ends: [(PeerIdx, ConnId); 2],
     open: bool,
+    /// With controlled delivery: what is in flight to `ends[0]` and to
+    /// `ends[1]`, in sending order.
+    queues: [VecDeque<InFlight>; 2],
+    /// With controlled delivery: nothing is delivered on this link (either
+    /// way) until it heals.
+    partitioned: bool,
 }
 
 /// The network. See the [module documentation](self).
@@ -87,6 +118,10 @@ pub struct Harness {
     queue: VecDeque<(PeerIdx, Event)>,
     next_conn: u64,
     next_doc: u64,
+    /// Frames wait on their link (see [`Harness::control_delivery`]).
+    controlled: bool,
+    /// What the network did to frames and peers.
+    faults: faults::FaultStats,
 }
 
 impl Default for Harness {
@@ -105,6 +140,8 @@ impl Harness {
             queue: VecDeque::new(),
             next_conn: 1,
             next_doc: 1,
+            controlled: false,
+            faults: faults::FaultStats::default(),
         }
     }
 
@@ -116,7 +153,9 @@ impl Harness {
     /// Adds a peer with this configuration.
     pub fn add_peer_with(&mut self, config: Config) -> PeerIdx {
         self.peers.push(Peer {
-            engine: Engine::new(config),
+            engine: Engine::new(config.clone()),
+            config,
+            cache: RefCell::new(BTreeMap::new()),
             storage: BTreeMap::new(),
             auto_persist: true,
             held: Vec::new(),
@@ -157,6 +196,8 @@ impl Harness {
         self.links.push(Link {
             ends: [(client, c), (server, s)],
             open: true,
+            queues: Default::default(),
+            partitioned: false,
         });
         // The server side exists before the client's join can arrive.
         self.queue.push_back((
@@ -187,11 +228,16 @@ impl Harness {
             .expect("peer is not on this link")
     }
 
-    /// Cuts a link: both sides see their connection close.
+    /// Cuts a link: both sides see their connection close. Frames still in
+    /// flight on it (with controlled delivery) are lost, as with a reset.
     pub fn disconnect(&mut self, link: LinkId) {
         let l = &mut self.links[link.0];
         if l.open {
             l.open = false;
+            for q in &mut l.queues {
+                self.faults.lost_in_cuts += q.len();
+                q.clear();
+            }
             for (peer, conn) in l.ends {
                 self.queue
                     .push_back((peer, Event::ConnectionClosed { conn }));
@@ -233,6 +279,24 @@ impl Harness {
             .storage
             .get_mut(&id)
             .expect("stored")
+            .extend_from_slice(&changes);
+        self.queue.push_back((
+            peer,
+            Event::LocalChange {
+                document_id: id,
+                changes,
+            },
+        ));
+    }
+
+    /// Records changes the application made to a document `peer` holds
+    /// (anything `load_incremental` reads): stores them durably, then tells
+    /// the engine. For tests that keep their own copy of the document.
+    pub fn commit(&mut self, peer: PeerIdx, id: DocumentId, changes: Vec<u8>) {
+        self.peers[peer.0]
+            .storage
+            .entry(id)
+            .or_default()
             .extend_from_slice(&changes);
         self.queue.push_back((
             peer,
@@ -293,9 +357,12 @@ impl Harness {
         }
     }
 
-    /// Processes one queued event; false if there was none.
+    /// Processes one queued event; false if there was none. With
+    /// controlled delivery, when no event is queued, the first frame in
+    /// flight on the lowest-numbered link that is not partitioned is
+    /// delivered.
     pub fn step(&mut self) -> bool {
-        let Some((peer, event)) = self.queue.pop_front() else {
+        let Some((peer, event)) = self.queue.pop_front().or_else(|| self.next_in_flight()) else {
             return false;
         };
         let output = self.peers[peer.0].engine.handle(self.now, event);
@@ -303,8 +370,9 @@ impl Harness {
         true
     }
 
-    /// Processes events until nothing is left to do. Panics after a million
-    /// events: a livelock is a bug.
+    /// Processes events until nothing is left to do (frames on partitioned
+    /// links stay in flight). Panics after a million events: a livelock is a
+    /// bug.
     pub fn run_until_quiescent(&mut self) {
         let mut steps = 0u32;
         while self.step() {
@@ -313,18 +381,48 @@ impl Harness {
         }
     }
 
+    /// Processes at most `events` events; true if the network went quiet
+    /// (a test's livelock check that fails rather than panics).
+    pub fn run_at_most(&mut self, events: usize) -> bool {
+        for _ in 0..events {
+            if !self.step() {
+                return true;
+            }
+        }
+        false
+    }
+
     /// The document as `peer`'s store holds it.
     pub fn stored(&self, peer: PeerIdx, id: DocumentId) -> Option<Automerge> {
-        self.peers[peer.0]
-            .storage
-            .get(&id)
-            .map(|bytes| Automerge::load(bytes).expect("stored chunks load"))
+        self.with_stored(peer, id, |doc| doc.clone())
+    }
+
+    /// Reads the document as `peer`'s store holds it, without a copy.
+    pub fn with_stored<R>(
+        &self,
+        peer: PeerIdx,
+        id: DocumentId,
+        f: impl FnOnce(&Automerge) -> R,
+    ) -> Option<R> {
+        let p = &self.peers[peer.0];
+        let bytes = p.storage.get(&id)?;
+        let mut cache = p.cache.borrow_mut();
+        let (loaded, doc) = cache.entry(id).or_insert_with(|| (0, Automerge::new()));
+        if bytes.len() < *loaded {
+            // Replaced by the test: start again.
+            (*loaded, *doc) = (0, Automerge::new());
+        }
+        if bytes.len() > *loaded {
+            doc.load_incremental(&bytes[*loaded..])
+                .expect("stored chunks load");
+            *loaded = bytes.len();
+        }
+        Some(f(doc))
     }
 
     /// The heads of the document in `peer`'s store (empty if it has none).
     pub fn stored_heads(&self, peer: PeerIdx, id: DocumentId) -> Vec<ChangeHash> {
-        self.stored(peer, id)
-            .map(|d| d.get_heads())
+        self.with_stored(peer, id, |d| d.get_heads())
             .unwrap_or_default()
     }
 
@@ -372,15 +470,25 @@ impl Harness {
                 if self.peers[to.0].muted {
                     continue;
                 }
-                self.queue
-                    .push_back((to, Event::Frame { conn, data: frame }));
+                if self.controlled {
+                    self.enqueue(peer, out.conn, InFlight::Frame(frame));
+                } else {
+                    self.queue
+                        .push_back((to, Event::Frame { conn, data: frame }));
+                }
             }
         }
         for (conn, reason) in close {
             self.peers[peer.0].closed.push((conn, reason));
             if let Some(link) = self.link_of(peer, conn) {
-                let l = &mut self.links[link];
-                if l.open {
+                if self.links[link].open {
+                    if self.controlled {
+                        // The other end reads what was sent, then the close.
+                        self.enqueue(peer, conn, InFlight::Close);
+                        self.links[link].open = false;
+                        continue;
+                    }
+                    let l = &mut self.links[link];
                     l.open = false;
                     if let Some((to, their)) = l.ends.iter().copied().find(|&e| e != (peer, conn)) {
                         self.queue
@@ -424,18 +532,21 @@ impl Harness {
         if sync.heads.is_empty() {
             return;
         }
-        let stored = self.stored(peer, *document_id).unwrap_or_else(|| {
-            panic!(
-                "peer {} advertised heads of a document it has not stored",
-                peer.0
-            )
-        });
-        for head in &sync.heads {
-            assert!(
-                stored.get_change_by_hash(head).is_some(),
-                "peer {} advertised head {head} before storing it",
-                peer.0
-            );
+        let missing = self
+            .with_stored(peer, *document_id, |stored| {
+                sync.heads
+                    .iter()
+                    .find(|head| stored.get_change_by_hash(head).is_none())
+                    .copied()
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "peer {} advertised heads of a document it has not stored",
+                    peer.0
+                )
+            });
+        if let Some(head) = missing {
+            panic!("peer {} advertised head {head} before storing it", peer.0);
         }
     }
 
