@@ -3,6 +3,7 @@
 mod bad_input;
 mod board;
 mod cli;
+mod convergence;
 mod crash;
 mod relay;
 mod research;
