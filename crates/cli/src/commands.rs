@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::args::{Cli, Command, ConfigCommand, ExportFormat, TrashAction};
+use crate::context::{now_ms, Context, Docs, Loaded, CURRENT_KEY, NAME_KEY};
 use crate::net;
 use crate::sample;
-use crate::context::{now_ms, Context, Docs, Loaded, CURRENT_KEY, NAME_KEY};
 
 /// How the terminal that asked for the command looks.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
@@ -101,15 +101,17 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
                 Ok(c.move_note(id, section, at, now)?)
             })
         }
-        Command::Rm { note } => {
-            note_change(&ctx, &note, json, out, |c, id, now| Ok(c.trash_note(id, now)?))
-        }
+        Command::Rm { note } => note_change(&ctx, &note, json, out, |c, id, now| {
+            Ok(c.trash_note(id, now)?)
+        }),
         Command::Restore { note } => note_change(&ctx, &note, json, out, |c, id, now| {
             Ok(c.restore_note(id, now)?)
         }),
         Command::Mark { note, status } => {
             let status: Status = status.parse()?;
-            note_change(&ctx, &note, json, out, |c, id, now| Ok(c.mark(id, status, now)?))
+            note_change(&ctx, &note, json, out, |c, id, now| {
+                Ok(c.mark(id, status, now)?)
+            })
         }
         Command::Tag { note, changes } => {
             let (add, remove) = split_tag_changes(&changes)?;
@@ -163,9 +165,17 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
             Some(at) => show(&crate::research::at(ctx.load()?, &at)?, json, term, out),
             None => show(&ctx.load()?, json, term, out),
         },
-        Command::Export { format, output, anonymise } => export(&ctx, format, output.as_deref(), anonymise, out),
+        Command::Export {
+            format,
+            output,
+            anonymise,
+        } => export(&ctx, format, output.as_deref(), anonymise, out),
         Command::Import { file } => import(&ctx, &file, json, out),
-        Command::Log { limit, since, author } => log(&ctx, limit, since.as_deref(), author.as_deref(), json, out),
+        Command::Log {
+            limit,
+            since,
+            author,
+        } => log(&ctx, limit, since.as_deref(), author.as_deref(), json, out),
         Command::Interview(cmd) => crate::research::interview(&ctx, cmd, json, out),
         Command::Finding(cmd) => crate::research::finding(&ctx, cmd, json, out),
         Command::Review(args) => crate::research::review(&ctx, args, json, out),
@@ -182,12 +192,28 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
                     bail!("the name is empty: give the name to record on your notes");
                 }
                 ctx.store.set_setting(NAME_KEY, name)?;
-                writeln!(out, "{}", if json { json!({ "name": name }).to_string() } else { format!("name: {name}") })?;
+                writeln!(
+                    out,
+                    "{}",
+                    if json {
+                        json!({ "name": name }).to_string()
+                    } else {
+                        format!("name: {name}")
+                    }
+                )?;
                 Ok(())
             }
             ConfigCommand::Name { name: None } => {
                 let name = ctx.author()?;
-                writeln!(out, "{}", if json { json!({ "name": name }).to_string() } else { name })?;
+                writeln!(
+                    out,
+                    "{}",
+                    if json {
+                        json!({ "name": name }).to_string()
+                    } else {
+                        name
+                    }
+                )?;
                 Ok(())
             }
         },
@@ -199,7 +225,17 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
             token,
             watch,
             lan,
-        } => net::sync(&ctx, net::SyncArgs { target: url, token, watch, lan }, json, out),
+        } => net::sync(
+            &ctx,
+            net::SyncArgs {
+                target: url,
+                token,
+                watch,
+                lan,
+            },
+            json,
+            out,
+        ),
         Command::Peers { wait } => net::peers(&ctx, wait, json, out),
         Command::Status => net::status(&ctx, json, out),
         Command::Serve {
@@ -207,7 +243,22 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
             token,
             announce,
         } => net::serve(&ctx, &listen, token, announce, json, out),
-        Command::Ui { listen, public, sync, token } => crate::ui::ui(&ctx, crate::ui::UiArgs { listen, public, sync, token }, json, out),
+        Command::Ui {
+            listen,
+            public,
+            sync,
+            token,
+        } => crate::ui::ui(
+            &ctx,
+            crate::ui::UiArgs {
+                listen,
+                public,
+                sync,
+                token,
+            },
+            json,
+            out,
+        ),
         Command::Completions { shell } => {
             completions(shell, out);
             Ok(())
@@ -312,7 +363,11 @@ fn list(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
         writeln!(out, "no canvases yet: create one with gapmap new \"TITLE\"")?;
     }
     for m in &metas {
-        let mark = if current.as_deref() == Some(m.id.as_str()) { "*" } else { " " };
+        let mark = if current.as_deref() == Some(m.id.as_str()) {
+            "*"
+        } else {
+            " "
+        };
         writeln!(out, "{mark} {}  {:>4} notes  {}", m.id, m.notes, m.title)?;
     }
     Ok(())
@@ -379,13 +434,20 @@ fn trash(ctx: &Context, action: TrashAction, json: bool, out: &mut dyn Write) ->
     }
 }
 
-fn export(ctx: &Context, format: ExportFormat, output: Option<&Path>, anonymise: bool, out: &mut dyn Write) -> Result<()> {
+fn export(
+    ctx: &Context,
+    format: ExportFormat,
+    output: Option<&Path>,
+    anonymise: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let mut loaded = ctx.load()?;
     loaded.canvas = crate::research::for_export(loaded.canvas, format, anonymise)?;
     let bytes = match format {
         ExportFormat::Md => render::to_markdown(&loaded.canvas, &loaded.id).into_bytes(),
         ExportFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&render::to_export_json(&loaded.canvas, &loaded.id))?;
+            let mut s =
+                serde_json::to_string_pretty(&render::to_export_json(&loaded.canvas, &loaded.id))?;
             s.push('\n');
             s.into_bytes()
         }
@@ -398,7 +460,8 @@ fn export(ctx: &Context, format: ExportFormat, output: Option<&Path>, anonymise:
     };
     match output {
         Some(path) => {
-            std::fs::write(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, &bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             tracing::info!(path = %path.display(), bytes = bytes.len(), "exported");
         }
         None => out.write_all(&bytes)?,
@@ -411,7 +474,8 @@ fn import(ctx: &Context, file: &Path, json: bool, out: &mut dyn Write) -> Result
     if crate::research::is_json(&bytes) {
         return crate::research::import_json(ctx, file, &bytes, json, out);
     }
-    let mut incoming = Canvas::load(&bytes).with_context(|| format!("{} is not a gapmap canvas", file.display()))?;
+    let mut incoming = Canvas::load(&bytes)
+        .with_context(|| format!("{} is not a gapmap canvas", file.display()))?;
     let target = import_target(ctx, file, &mut incoming)?;
     let (id, merged) = match target {
         Some(id) => {
@@ -432,7 +496,10 @@ fn import(ctx: &Context, file: &Path, json: bool, out: &mut dyn Write) -> Result
                 .and_then(|s| s.to_str())
                 .and_then(|s| DocId::parse(s).ok())
                 .unwrap_or_else(DocId::random);
-            let mut loaded = Loaded { id, canvas: incoming };
+            let mut loaded = Loaded {
+                id,
+                canvas: incoming,
+            };
             ctx.save(&mut loaded)?;
             (id, true)
         }
@@ -441,7 +508,11 @@ fn import(ctx: &Context, file: &Path, json: bool, out: &mut dyn Write) -> Result
         ctx.store.set_setting(CURRENT_KEY, &id.to_string())?;
     }
     if json {
-        writeln!(out, "{}", json!({ "id": id.to_string(), "url": id.url(), "changed": merged }))?;
+        writeln!(
+            out,
+            "{}",
+            json!({ "id": id.to_string(), "url": id.url(), "changed": merged })
+        )?;
     } else if merged {
         writeln!(out, "{id}")?;
     } else {
@@ -466,7 +537,12 @@ fn import_target(ctx: &Context, file: &Path, incoming: &mut Canvas) -> Result<Op
             return Ok(Some(id));
         }
     }
-    let Some(origin) = incoming.doc_mut().get_changes(&[]).first().map(|c| c.hash()) else {
+    let Some(origin) = incoming
+        .doc_mut()
+        .get_changes(&[])
+        .first()
+        .map(|c| c.hash())
+    else {
         return Ok(None);
     };
     for meta in ctx.store.list()? {
@@ -479,7 +555,14 @@ fn import_target(ctx: &Context, file: &Path, incoming: &mut Canvas) -> Result<Op
     Ok(None)
 }
 
-fn log(ctx: &Context, limit: Option<usize>, since: Option<&str>, author: Option<&str>, json: bool, out: &mut dyn Write) -> Result<()> {
+fn log(
+    ctx: &Context,
+    limit: Option<usize>,
+    since: Option<&str>,
+    author: Option<&str>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let loaded = ctx.load()?;
     let mut history = match since {
         Some(point) => crate::research::history_since(&loaded.canvas, point)?,
@@ -499,7 +582,14 @@ fn log(ctx: &Context, limit: Option<usize>, since: Option<&str>, author: Option<
         return Ok(());
     }
     for e in entries {
-        writeln!(out, "{}  {}  {:<12}  {}", &e.hash[..8.min(e.hash.len())], gapmap_canvas::time::format_datetime(e.time_ms), e.author, e.message)?;
+        writeln!(
+            out,
+            "{}  {}  {:<12}  {}",
+            &e.hash[..8.min(e.hash.len())],
+            gapmap_canvas::time::format_datetime(e.time_ms),
+            e.author,
+            e.message
+        )?;
     }
     Ok(())
 }
@@ -516,7 +606,11 @@ fn doctor_check(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
 
 fn print_check(report: &gapmap_store::CheckReport, json: bool, out: &mut dyn Write) -> Result<()> {
     if json {
-        writeln!(out, "{}", json!({ "ok": report.healthy(), "check": report }))?;
+        writeln!(
+            out,
+            "{}",
+            json!({ "ok": report.healthy(), "check": report })
+        )?;
         return Ok(());
     }
     match &report.open_error {
@@ -527,7 +621,10 @@ fn print_check(report: &gapmap_store::CheckReport, json: bool, out: &mut dyn Wri
         writeln!(out, "canvas {id} does not load: {why}")?;
     }
     for id in &report.unjournaled {
-        writeln!(out, "canvas {id} has no journal copy yet (it gets one on its next change)")?;
+        writeln!(
+            out,
+            "canvas {id} has no journal copy yet (it gets one on its next change)"
+        )?;
     }
     Ok(())
 }
@@ -541,18 +638,29 @@ pub fn doctor(home: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
         return print_check(&check, json, out);
     }
     let report = gapmap_store::Store::recover(home).with_context(|| {
-        format!("the store at {} could not be rebuilt from its journal", home.display())
+        format!(
+            "the store at {} could not be rebuilt from its journal",
+            home.display()
+        )
     })?;
     let after = gapmap_store::Store::check(home)?;
     if json {
-        writeln!(out, "{}", json!({ "ok": after.healthy(), "before": check, "recovered": report, "check": after }))?;
+        writeln!(
+            out,
+            "{}",
+            json!({ "ok": after.healthy(), "before": check, "recovered": report, "check": after })
+        )?;
     } else {
         print_check(&check, false, out)?;
         writeln!(out, "{report}")?;
         if let Some(aside) = &report.moved_aside {
             writeln!(out, "the broken database was kept in {}", aside.display())?;
         }
-        writeln!(out, "{} canvas(es) load again", after.docs - after.unreadable.len())?;
+        writeln!(
+            out,
+            "{} canvas(es) load again",
+            after.docs - after.unreadable.len()
+        )?;
     }
     Ok(())
 }
@@ -563,8 +671,7 @@ mod tests {
 
     #[test]
     fn splits_tag_changes() {
-        let (add, remove) =
-            split_tag_changes(&["+a".into(), "-b".into(), "c".into()]).unwrap();
+        let (add, remove) = split_tag_changes(&["+a".into(), "-b".into(), "c".into()]).unwrap();
         assert_eq!(add, vec!["a", "c"]);
         assert_eq!(remove, vec!["b"]);
         assert!(split_tag_changes(&["+".into()]).is_err());

@@ -108,7 +108,11 @@ pub fn home_dir(arg: Option<&Path>) -> Result<PathBuf> {
 
 impl Context {
     /// A context over `store` with the global flags of one command line.
-    pub fn new(store: Arc<dyn Docs>, canvas_arg: Option<String>, author_arg: Option<String>) -> Self {
+    pub fn new(
+        store: Arc<dyn Docs>,
+        canvas_arg: Option<String>,
+        author_arg: Option<String>,
+    ) -> Self {
         Context {
             store,
             canvas_arg,
@@ -123,7 +127,12 @@ impl Context {
 
     /// The author name for new notes and changes.
     pub fn author(&self) -> Result<String> {
-        if let Some(name) = self.author_arg.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        if let Some(name) = self
+            .author_arg
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
             return Ok(name.to_string());
         }
         if let Some(name) = self.store.setting(NAME_KEY)? {
@@ -191,7 +200,10 @@ impl Context {
             [one] => Ok(DocId::parse(&one.id)?),
             many => bail!(
                 "canvas prefix \"{arg}\" is ambiguous: {}",
-                many.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(", ")
+                many.iter()
+                    .map(|m| m.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }
@@ -219,7 +231,11 @@ impl Context {
         let actor = self.actor_for(&author)?;
         loaded.canvas.set_actor(&actor);
         let actor_hex = hex::encode(&actor);
-        let known = loaded.canvas.members().get(&actor_hex).map(|m| m.name.clone());
+        let known = loaded
+            .canvas
+            .members()
+            .get(&actor_hex)
+            .map(|m| m.name.clone());
         if known.as_deref() != Some(author.as_str()) {
             loaded
                 .canvas
@@ -255,8 +271,8 @@ pub fn color_for(name: &str) -> String {
         "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#469990",
         "#9a6324", "#800000",
     ];
-    let hash = name
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     PALETTE[(hash % PALETTE.len() as u64) as usize].to_string()
 }

@@ -25,8 +25,13 @@ pub struct LanPeer {
 
 fn daemon() -> Result<ServiceDaemon> {
     let daemon = ServiceDaemon::new().context("starting mDNS")?;
-    if let Some(interface) = std::env::var("GAPMAP_MDNS_INTERFACE").ok().filter(|v| !v.is_empty()) {
-        daemon.disable_interface(IfKind::All).context("configuring mDNS")?;
+    if let Some(interface) = std::env::var("GAPMAP_MDNS_INTERFACE")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        daemon
+            .disable_interface(IfKind::All)
+            .context("configuring mDNS")?;
         let kind = if interface == "lo" {
             IfKind::LoopbackV4
         } else {
@@ -46,7 +51,14 @@ pub fn announce(peer_id: &str, listen: std::net::SocketAddr) -> Result<ServiceDa
         ServiceInfo::new(SERVICE, peer_id, &host, "", listen.port(), &properties[..])
             .map(ServiceInfo::enable_addr_auto)
     } else {
-        ServiceInfo::new(SERVICE, peer_id, &host, listen.ip(), listen.port(), &properties[..])
+        ServiceInfo::new(
+            SERVICE,
+            peer_id,
+            &host,
+            listen.ip(),
+            listen.port(),
+            &properties[..],
+        )
     }
     .context("describing the mDNS service")?;
     daemon.register(info).context("announcing on the LAN")?;
@@ -69,10 +81,20 @@ pub fn discover(wait: Duration, skip: Option<&str>) -> Result<Vec<LanPeer>> {
                 if Some(name.as_str()) == skip {
                     continue;
                 }
-                let mut addresses: Vec<IpAddr> = service.get_addresses_v4().into_iter().map(IpAddr::V4).collect();
+                let mut addresses: Vec<IpAddr> = service
+                    .get_addresses_v4()
+                    .into_iter()
+                    .map(IpAddr::V4)
+                    .collect();
                 addresses.sort();
                 if let Some(ip) = addresses.first() {
-                    found.insert(name.clone(), LanPeer { name, url: format!("ws://{ip}:{}", service.port) });
+                    found.insert(
+                        name.clone(),
+                        LanPeer {
+                            name,
+                            url: format!("ws://{ip}:{}", service.port),
+                        },
+                    );
                 }
             }
             Ok(_) => {}

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context as _, Result};
 use automerge::{AutoCommit, ChangeHash};
 use gapmap_repo::{DocumentId, Repo, RepoConfig, RepoEvent};
-use tokio::sync::broadcast::error::RecvError;
 use gapmap_store::{DocMeta, Store};
 use tokio::runtime::Handle;
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::context::Docs;
 
@@ -118,7 +118,11 @@ impl Docs for LiveDocs {
     fn load(&self, id: &str) -> Result<Option<AutoCommit>> {
         let doc_id = Self::doc_id(id)?;
         let stale = self.take_stale(id);
-        let cached = self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
         let cached = cached.filter(|_| !stale);
         let mut doc = match cached {
             Some(doc) => doc,
@@ -129,7 +133,10 @@ impl Docs for LiveDocs {
         };
         // The engine may hold changes from peers newer than our copy.
         let heads = doc.get_heads();
-        if let Some(changes) = self.handle.block_on(self.repo.changes_since(doc_id, heads))? {
+        if let Some(changes) = self
+            .handle
+            .block_on(self.repo.changes_since(doc_id, heads))?
+        {
             if !changes.is_empty() {
                 doc.load_incremental(&changes)
                     .with_context(|| format!("catching up document {id}"))?;

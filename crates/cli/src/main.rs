@@ -93,8 +93,12 @@ fn dispatch(mut cli: Cli, out: &mut dyn Write) -> Result<u8> {
 }
 
 fn is_locked(err: &anyhow::Error) -> bool {
-    err.chain()
-        .any(|cause| matches!(cause.downcast_ref::<StoreError>(), Some(StoreError::Locked { .. })))
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<StoreError>(),
+            Some(StoreError::Locked { .. })
+        )
+    })
 }
 
 /// Logs go to stderr; `RUST_LOG` overrides `-v`.

@@ -37,7 +37,8 @@ fn remotes(ctx: &Context) -> Result<Vec<(String, Remote)>> {
     let mut out = Vec::new();
     for (key, value) in ctx.store.store().settings()? {
         if let Some(name) = key.strip_prefix(REMOTE_PREFIX) {
-            let remote: Remote = serde_json::from_str(&value).with_context(|| format!("remote {name} is unreadable"))?;
+            let remote: Remote = serde_json::from_str(&value)
+                .with_context(|| format!("remote {name} is unreadable"))?;
             out.push((name.to_string(), remote));
         }
     }
@@ -56,7 +57,11 @@ fn check_url(url: &str) -> Result<()> {
 }
 
 /// A URL or a remote's name, with the token to use.
-fn resolve_remote(ctx: &Context, url_or_name: &str, token: Option<String>) -> Result<(String, Option<String>)> {
+fn resolve_remote(
+    ctx: &Context,
+    url_or_name: &str,
+    token: Option<String>,
+) -> Result<(String, Option<String>)> {
     if url_or_name.contains("://") {
         check_url(url_or_name)?;
         return Ok((url_or_name.to_string(), token));
@@ -77,7 +82,10 @@ pub fn remote(ctx: &Context, action: RemoteAction, json: bool, out: &mut dyn Wri
             }
             check_url(&url)?;
             let remote = Remote { url, token };
-            store.set_setting(&format!("{REMOTE_PREFIX}{name}"), &serde_json::to_string(&remote)?)?;
+            store.set_setting(
+                &format!("{REMOTE_PREFIX}{name}"),
+                &serde_json::to_string(&remote)?,
+            )?;
             if json {
                 writeln!(out, "{}", json!({ "name": name, "url": remote.url }))?;
             } else {
@@ -93,7 +101,10 @@ pub fn remote(ctx: &Context, action: RemoteAction, json: bool, out: &mut dyn Wri
                     .collect();
                 writeln!(out, "{}", serde_json::Value::Array(rows))?;
             } else if all.is_empty() {
-                writeln!(out, "no remotes: add one with gapmap remote add NAME URL [--token T]")?;
+                writeln!(
+                    out,
+                    "no remotes: add one with gapmap remote add NAME URL [--token T]"
+                )?;
             } else {
                 for (name, r) in all {
                     let token = if r.token.is_some() { "  (token)" } else { "" };
@@ -146,17 +157,29 @@ fn synced_key(url: &str, id: &str) -> String {
 
 fn record_synced(ctx: &Context, url: &str, id: &str, heads: &[ChangeHash]) -> Result<()> {
     let heads: Vec<String> = heads.iter().map(ToString::to_string).collect();
-    ctx.store.set_setting(&synced_key(url, id), &heads.join(","))
+    ctx.store
+        .set_setting(&synced_key(url, id), &heads.join(","))
 }
 
 /// `gapmap clone ID-OR-URL --from URL`
-pub fn clone(ctx: &Context, id: &str, from: &str, token: Option<String>, json: bool, out: &mut dyn Write) -> Result<()> {
+pub fn clone(
+    ctx: &Context,
+    id: &str,
+    from: &str,
+    token: Option<String>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let canvas_id = DocId::parse(id.trim())?;
     let doc_id = DocumentId::parse(&canvas_id.to_string()).context("invalid canvas id")?;
     let (url, token) = resolve_remote(ctx, from, token)?;
     let report = with_repo(ctx, |repo| {
         let (url, token) = (url.clone(), token.clone());
-        async move { Ok(repo.sync_with(&url, token.as_deref(), Some(vec![doc_id])).await?) }
+        async move {
+            Ok(repo
+                .sync_with(&url, token.as_deref(), Some(vec![doc_id]))
+                .await?)
+        }
     })?;
     match report.documents.get(&doc_id.to_string()) {
         Some(SyncOutcome::InSync(heads)) => record_synced(ctx, &url, &doc_id.to_string(), heads)?,
@@ -166,10 +189,15 @@ pub fn clone(ctx: &Context, id: &str, from: &str, token: Option<String>, json: b
         .store
         .load(&canvas_id.to_string())?
         .with_context(|| format!("{url} sent nothing for canvas {canvas_id}"))?;
-    let canvas = Canvas::from_doc(doc).with_context(|| format!("document {canvas_id} from {url}"))?;
+    let canvas =
+        Canvas::from_doc(doc).with_context(|| format!("document {canvas_id} from {url}"))?;
     ctx.store.set_setting(CURRENT_KEY, &canvas_id.to_string())?;
     if json {
-        writeln!(out, "{}", json!({ "id": canvas_id.to_string(), "url": canvas_id.url(), "title": canvas.title() }))?;
+        writeln!(
+            out,
+            "{}",
+            json!({ "id": canvas_id.to_string(), "url": canvas_id.url(), "title": canvas.title() })
+        )?;
     } else {
         writeln!(out, "{canvas_id}")?;
     }
@@ -190,7 +218,12 @@ pub struct SyncArgs {
 
 /// `gapmap sync [URL] [--token T] [--watch] [--lan]`
 pub fn sync(ctx: &Context, args: SyncArgs, json: bool, out: &mut dyn Write) -> Result<()> {
-    let SyncArgs { target, token, watch, lan } = args;
+    let SyncArgs {
+        target,
+        token,
+        watch,
+        lan,
+    } = args;
     let targets: Vec<(String, Option<String>)> = match target {
         Some(t) => vec![resolve_remote(ctx, &t, token)?],
         None if lan => {
@@ -206,7 +239,9 @@ pub fn sync(ctx: &Context, args: SyncArgs, json: bool, out: &mut dyn Write) -> R
             if all.is_empty() {
                 bail!("no remote to sync with: give a URL (gapmap sync ws://HOST:PORT) or add one with gapmap remote add NAME URL");
             }
-            all.into_iter().map(|(_, r)| (r.url, token.clone().or(r.token))).collect()
+            all.into_iter()
+                .map(|(_, r)| (r.url, token.clone().or(r.token)))
+                .collect()
         }
     };
     if watch {
@@ -216,7 +251,11 @@ pub fn sync(ctx: &Context, args: SyncArgs, json: bool, out: &mut dyn Write) -> R
     for (url, token) in targets {
         let report = with_repo(ctx, |repo| {
             let (url, token) = (url.clone(), token.clone());
-            async move { Ok(repo.sync_with_progress(&url, token.as_deref(), None, progress_bar(&url)).await?) }
+            async move {
+                Ok(repo
+                    .sync_with_progress(&url, token.as_deref(), None, progress_bar(&url))
+                    .await?)
+            }
         })
         .with_context(|| format!("sync with {url} failed"))?;
         let mut synced = 0;
@@ -294,11 +333,14 @@ pub fn status(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
     }
     let mut rows = Vec::new();
     for meta in ctx.store.list()? {
-        let Some(mut doc) = ctx.store.load(&meta.id)? else { continue };
+        let Some(mut doc) = ctx.store.load(&meta.id)? else {
+            continue;
+        };
         for url in &urls {
             let synced = ctx.store.setting(&synced_key(url, &meta.id))?;
             let pending = synced.map(|heads| {
-                let heads: Vec<ChangeHash> = heads.split(',').filter_map(|h| h.parse().ok()).collect();
+                let heads: Vec<ChangeHash> =
+                    heads.split(',').filter_map(|h| h.parse().ok()).collect();
                 doc.get_changes(&heads).len()
             });
             if json {
@@ -306,7 +348,11 @@ pub fn status(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
             } else {
                 match pending {
                     Some(0) => writeln!(out, "{}  {:<24}  {url}: up to date", meta.id, meta.title)?,
-                    Some(n) => writeln!(out, "{}  {:<24}  {url}: {n} local change(s) not yet synced", meta.id, meta.title)?,
+                    Some(n) => writeln!(
+                        out,
+                        "{}  {:<24}  {url}: {n} local change(s) not yet synced",
+                        meta.id, meta.title
+                    )?,
                     None => writeln!(out, "{}  {:<24}  {url}: never synced", meta.id, meta.title)?,
                 }
             }
@@ -315,7 +361,10 @@ pub fn status(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
     if json {
         writeln!(out, "{}", serde_json::Value::Array(rows))?;
     } else if urls.is_empty() {
-        writeln!(out, "no remotes yet: gapmap remote add NAME URL, then gapmap sync")?;
+        writeln!(
+            out,
+            "no remotes yet: gapmap remote add NAME URL, then gapmap sync"
+        )?;
     }
     Ok(())
 }
@@ -330,11 +379,21 @@ pub(crate) fn refuse_if_owned(ctx: &Context, what: &str) -> Result<()> {
 
 /// The remotes a long-running command stays connected to: those given
 /// (URLs or remote names), else every configured remote.
-pub(crate) fn sync_targets(ctx: &Context, given: &[String], token: Option<String>) -> Result<Vec<(String, Option<String>)>> {
+pub(crate) fn sync_targets(
+    ctx: &Context,
+    given: &[String],
+    token: Option<String>,
+) -> Result<Vec<(String, Option<String>)>> {
     if given.is_empty() {
-        return Ok(remotes(ctx)?.into_iter().map(|(_, r)| (r.url, token.clone().or(r.token))).collect());
+        return Ok(remotes(ctx)?
+            .into_iter()
+            .map(|(_, r)| (r.url, token.clone().or(r.token)))
+            .collect());
     }
-    given.iter().map(|g| resolve_remote(ctx, g, token.clone())).collect()
+    given
+        .iter()
+        .map(|g| resolve_remote(ctx, g, token.clone()))
+        .collect()
 }
 
 /// Runs `body` with a repo that owns the store: the owner socket answers
@@ -363,7 +422,10 @@ where
     runtime.block_on(async move {
         let repo = Repo::start(live::repo_config(store.clone(), peer_id));
         let stop = CancellationToken::new();
-        let docs = Arc::new(LiveDocs::new(repo.clone(), tokio::runtime::Handle::current()));
+        let docs = Arc::new(LiveDocs::new(
+            repo.clone(),
+            tokio::runtime::Handle::current(),
+        ));
         let home = store.dir().to_path_buf();
         let owner = tokio::spawn(owner::serve_owner(home, docs.clone(), stop.clone()));
         let result = tokio::select! {
@@ -393,7 +455,10 @@ pub fn peers(ctx: &Context, wait: u64, json: bool, out: &mut dyn Write) -> Resul
     let me = live::peer_id(&ctx.store.store())?;
     let peers = lan::discover(Duration::from_secs(wait), Some(&me))?;
     if json {
-        let rows: Vec<_> = peers.iter().map(|p| json!({ "name": p.name, "url": p.url })).collect();
+        let rows: Vec<_> = peers
+            .iter()
+            .map(|p| json!({ "name": p.name, "url": p.url }))
+            .collect();
         writeln!(out, "{}", serde_json::Value::Array(rows))?;
     } else if peers.is_empty() {
         writeln!(out, "no gapmap peers heard on the LAN in {wait}s")?;
@@ -406,7 +471,14 @@ pub fn peers(ctx: &Context, wait: u64, json: bool, out: &mut dyn Write) -> Resul
 }
 
 /// `gapmap serve --listen ADDR [--token T] [--announce]`
-pub fn serve(ctx: &Context, listen: &str, token: Option<String>, announce: bool, json: bool, out: &mut dyn Write) -> Result<()> {
+pub fn serve(
+    ctx: &Context,
+    listen: &str,
+    token: Option<String>,
+    announce: bool,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     refuse_if_owned(ctx, "gapmap serve")?;
     let canvases = ctx.store.list()?.len();
     let peer_id = live::peer_id(&ctx.store.store())?;
@@ -415,17 +487,34 @@ pub fn serve(ctx: &Context, listen: &str, token: Option<String>, announce: bool,
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        let _announced = if announce { Some(lan::announce(&peer_id, addr)?) } else { None };
+        let _announced = if announce {
+            Some(lan::announce(&peer_id, addr)?)
+        } else {
+            None
+        };
         let auth: Arc<dyn Authorizer> = match token {
             Some(secret) => Arc::new(SharedSecret(secret)),
             None => Arc::new(Open),
         };
         let router = sync_routes(repo.clone(), auth, None);
-        let server = tokio::spawn(serve_http(listener, ServerConfig::default(), router, repo.tracker().clone(), stop.clone()));
+        let server = tokio::spawn(serve_http(
+            listener,
+            ServerConfig::default(),
+            router,
+            repo.tracker().clone(),
+            stop.clone(),
+        ));
         if json {
-            writeln!(out, "{}", json!({ "listening": format!("ws://{addr}"), "canvases": canvases }))?;
+            writeln!(
+                out,
+                "{}",
+                json!({ "listening": format!("ws://{addr}"), "canvases": canvases })
+            )?;
         } else {
-            writeln!(out, "serving {canvases} canvas(es) on ws://{addr} (Ctrl-C to stop)")?;
+            writeln!(
+                out,
+                "serving {canvases} canvas(es) on ws://{addr} (Ctrl-C to stop)"
+            )?;
         }
         out.flush()?;
         let _ = server.await;
@@ -434,7 +523,11 @@ pub fn serve(ctx: &Context, listen: &str, token: Option<String>, announce: bool,
 }
 
 /// `gapmap sync --watch`
-fn watch_remotes(ctx: &Context, targets: Vec<(String, Option<String>)>, out: &mut dyn Write) -> Result<()> {
+fn watch_remotes(
+    ctx: &Context,
+    targets: Vec<(String, Option<String>)>,
+    out: &mut dyn Write,
+) -> Result<()> {
     refuse_if_owned(ctx, "gapmap sync --watch")?;
     run_owner(ctx, |repo, stop| async move {
         for (url, _) in &targets {
@@ -446,8 +539,13 @@ fn watch_remotes(ctx: &Context, targets: Vec<(String, Option<String>)>, out: &mu
             let (repo, stop) = (repo.clone(), stop.clone());
             tasks.push(tokio::spawn(async move {
                 let shown = url.clone();
-                repo.stay_connected(url, token, stop, move |err| tracing::warn!(url = %shown, %err, "cannot connect; retrying"))
-                    .await;
+                repo.stay_connected(
+                    url,
+                    token,
+                    stop,
+                    move |err| tracing::warn!(url = %shown, %err, "cannot connect; retrying"),
+                )
+                .await;
             }));
         }
         for task in tasks {

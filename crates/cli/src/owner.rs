@@ -90,7 +90,11 @@ struct RequestRef<'a> {
 /// Listens on the store's owner socket until `shutdown`, carrying out each
 /// command against `docs`, one at a time. The caller must already own the
 /// store (hold its lock), so any socket file found is stale and is replaced.
-pub async fn serve_owner(home: PathBuf, docs: Arc<dyn Docs>, shutdown: CancellationToken) -> Result<()> {
+pub async fn serve_owner(
+    home: PathBuf,
+    docs: Arc<dyn Docs>,
+    shutdown: CancellationToken,
+) -> Result<()> {
     let path = socket_path(&home);
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path)

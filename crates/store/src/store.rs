@@ -291,9 +291,8 @@ impl Store {
             && chunk_total > state.snapshot_bytes.max(self.inner.opts.compact_min_bytes)
         {
             let mut full = self.read_doc(id)?.unwrap_or_default();
-            full.load_incremental(changes).map_err(|e| {
-                self.corrupt(format!("changes for document {id} do not load: {e}"))
-            })?;
+            full.load_incremental(changes)
+                .map_err(|e| self.corrupt(format!("changes for document {id} do not load: {e}")))?;
             let snapshot = full.save();
             let heads = full.get_heads();
             return self.compact(&mut w, id, &snapshot, &heads, &meta_json);

@@ -21,7 +21,14 @@ fn unknown_section_lists_the_valid_ids() {
     let before = snapshot(&s);
     let line = s.fails(&["add", "middle", "text"]);
     assert!(line.contains("middle"), "{line}");
-    for id in ["now", "to-be", "constraint", "catalyst", "design", "conclude"] {
+    for id in [
+        "now",
+        "to-be",
+        "constraint",
+        "catalyst",
+        "design",
+        "conclude",
+    ] {
         assert!(line.contains(id), "{line}");
     }
     assert_eq!(snapshot(&s), before);
@@ -53,7 +60,11 @@ fn canvas_with_ambiguous_ids() -> Store {
         doc.put(&note, "rank", rank).unwrap();
         doc.put(&note, "status", "hypothesis").unwrap();
     }
-    let file = s.home.parent().unwrap().join(format!("{}.automerge", gapmap_canvas::DocId::random()));
+    let file = s
+        .home
+        .parent()
+        .unwrap()
+        .join(format!("{}.automerge", gapmap_canvas::DocId::random()));
     std::fs::write(&file, doc.save()).unwrap();
     s.ok(&["import", file.to_str().unwrap()]);
     s
@@ -64,11 +75,21 @@ fn unknown_short_and_ambiguous_note_prefixes() {
     let s = canvas_with_ambiguous_ids();
     let before = snapshot(&s);
     // Plain string fields (not Text) are read like Text ones.
-    assert_eq!(crate::util::texts(&before.0, "now"), ["note abcd1111aaaa", "note abcd2222bbbb"]);
-    assert!(s.fails(&["edit", "zzzzzzzz", "x"]).contains("no note id starts with"));
-    assert!(s.fails(&["mark", "abc", "validated"]).contains("at least 4"));
+    assert_eq!(
+        crate::util::texts(&before.0, "now"),
+        ["note abcd1111aaaa", "note abcd2222bbbb"]
+    );
+    assert!(s
+        .fails(&["edit", "zzzzzzzz", "x"])
+        .contains("no note id starts with"));
+    assert!(s
+        .fails(&["mark", "abc", "validated"])
+        .contains("at least 4"));
     let line = s.fails(&["edit", "abcd", "x"]);
-    assert!(line.contains("abcd1111aaaa") && line.contains("abcd2222bbbb"), "{line}");
+    assert!(
+        line.contains("abcd1111aaaa") && line.contains("abcd2222bbbb"),
+        "{line}"
+    );
     assert!(s.fails(&["mark", "abcd1", "maybe"]).contains("maybe"));
     assert_eq!(snapshot(&s), before);
     s.ok(&["edit", "abcd1", "resolved by a longer prefix"]);
@@ -78,8 +99,12 @@ fn unknown_short_and_ambiguous_note_prefixes() {
 fn unknown_canvas() {
     let (s, _, _) = canvas_with_notes();
     let before = snapshot(&s);
-    assert!(s.fails(&["-c", "2Xr9aBcDeFgHiJkLmN", "show"]).contains("canvas"));
-    assert!(s.fails(&["-c", "zzzz", "add", "now", "x"]).contains("unknown canvas"));
+    assert!(s
+        .fails(&["-c", "2Xr9aBcDeFgHiJkLmN", "show"])
+        .contains("canvas"));
+    assert!(s
+        .fails(&["-c", "zzzz", "add", "now", "x"])
+        .contains("unknown canvas"));
     assert!(s.fails(&["use", "nope-nope"]).contains("unknown canvas"));
     assert_eq!(snapshot(&s), before);
 
@@ -94,17 +119,29 @@ fn import_of_garbage_or_truncated_files() {
     let dir = s.home.parent().unwrap();
     let garbage = dir.join("garbage.automerge");
     std::fs::write(&garbage, b"this is not an automerge file").unwrap();
-    assert!(s.fails(&["import", garbage.to_str().unwrap()]).contains("garbage.automerge"));
+    assert!(s
+        .fails(&["import", garbage.to_str().unwrap()])
+        .contains("garbage.automerge"));
 
     let good = dir.join("good.automerge");
-    s.ok(&["export", "--format", "automerge", "-o", good.to_str().unwrap()]);
+    s.ok(&[
+        "export",
+        "--format",
+        "automerge",
+        "-o",
+        good.to_str().unwrap(),
+    ]);
     let bytes = std::fs::read(&good).unwrap();
     let truncated = dir.join("truncated.automerge");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    assert!(s.fails(&["import", truncated.to_str().unwrap()]).contains("truncated.automerge"));
+    assert!(s
+        .fails(&["import", truncated.to_str().unwrap()])
+        .contains("truncated.automerge"));
 
     let missing = dir.join("missing.automerge");
-    assert!(s.fails(&["import", missing.to_str().unwrap()]).contains("missing.automerge"));
+    assert!(s
+        .fails(&["import", missing.to_str().unwrap()])
+        .contains("missing.automerge"));
     assert_eq!(snapshot(&s), before);
     assert_eq!(s.json(&["list"]).as_array().unwrap().len(), 1);
 }
@@ -140,7 +177,11 @@ fn a_store_held_by_another_process() {
 #[test]
 fn bad_usage_exits_2() {
     let s = Store::new("kit");
-    for args in [&["add"][..], &["frobnicate"], &["export", "--format", "pdf"]] {
+    for args in [
+        &["add"][..],
+        &["frobnicate"],
+        &["export", "--format", "pdf"],
+    ] {
         assert_eq!(s.run(args).code, 2, "{args:?}");
     }
 }

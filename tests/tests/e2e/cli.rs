@@ -11,12 +11,32 @@ fn tour_builds_a_canvas() {
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(created["url"], Value::String(format!("automerge:{id}")));
 
-    let now = s.ok(&["add", "now", "Chases late invoices by email every Friday", "--tag", "billing"]);
+    let now = s.ok(&[
+        "add",
+        "now",
+        "Chases late invoices by email every Friday",
+        "--tag",
+        "billing",
+    ]);
     let to_be = s.ok(&["add", "to-be", "Gets paid on time without chasing"]);
     let c = s.ok(&["add", "constraint", "Fears upsetting the client"]);
     s.ok(&["add", "catalyst", "A client portal they already use"]);
-    s.ok(&["job", "--situation", "a project ends", "--motivation", "send the invoice", "--outcome", "get paid this month"]);
-    s.ok(&["customer", "--type", "user", "--description", "solo designers"]);
+    s.ok(&[
+        "job",
+        "--situation",
+        "a project ends",
+        "--motivation",
+        "send the invoice",
+        "--outcome",
+        "get paid this month",
+    ]);
+    s.ok(&[
+        "customer",
+        "--type",
+        "user",
+        "--description",
+        "solo designers",
+    ]);
     s.ok(&["mark", &now[..6], "validated"]);
     s.ok(&["edit", &to_be, "Gets paid on time, without chasing anyone"]);
     s.ok(&["tag", &c, "+fear", "-nothing"]);
@@ -26,15 +46,45 @@ fn tour_builds_a_canvas() {
     assert_eq!(show["title"], "Freelance designers getting paid");
     assert_eq!(show["job"]["situation"], "a project ends");
     assert_eq!(show["customer"]["type"], "user");
-    let keys: Vec<&str> = show.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = show
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(&keys[..5], ["id", "title", "job", "customer", "sections"]);
-    let sections: Vec<&str> = show["sections"].as_object().unwrap().keys().map(String::as_str).collect();
+    let sections: Vec<&str> = show["sections"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         sections,
         [
-            "now", "to-be", "constraint", "catalyst", "design", "push", "pull", "anxiety", "inertia",
-            "goal", "hazard", "problem", "job", "pain", "gain", "define", "locate", "prepare",
-            "confirm", "execute", "monitor", "modify", "conclude"
+            "now",
+            "to-be",
+            "constraint",
+            "catalyst",
+            "design",
+            "push",
+            "pull",
+            "anxiety",
+            "inertia",
+            "goal",
+            "hazard",
+            "problem",
+            "job",
+            "pain",
+            "gain",
+            "define",
+            "locate",
+            "prepare",
+            "confirm",
+            "execute",
+            "monitor",
+            "modify",
+            "conclude"
         ]
     );
     let note = &show["sections"]["now"][0];
@@ -42,16 +92,30 @@ fn tour_builds_a_canvas() {
     assert_eq!(note["status"], "validated");
     assert_eq!(note["tags"], serde_json::json!(["billing"]));
     assert_eq!(note["author"], "ana");
-    assert_eq!(texts(&show, "to-be"), ["Gets paid on time, without chasing anyone"]);
-    assert_eq!(show["sections"]["constraint"][0]["tags"], serde_json::json!(["fear"]));
+    assert_eq!(
+        texts(&show, "to-be"),
+        ["Gets paid on time, without chasing anyone"]
+    );
+    assert_eq!(
+        show["sections"]["constraint"][0]["tags"],
+        serde_json::json!(["fear"])
+    );
 
     let board = s.ok(&["show"]);
-    for text in ["NOW", "TO BE", "Chases late invoices", "Fears upsetting the client"] {
+    for text in [
+        "NOW",
+        "TO BE",
+        "Chases late invoices",
+        "Fears upsetting the client",
+    ] {
         assert!(board.contains(text), "board lacks {text}:\n{board}");
     }
 
     let list = s.json(&["list"]);
-    assert_eq!(list, serde_json::json!([{ "id": id, "title": "Freelance designers getting paid", "notes": 4 }]));
+    assert_eq!(
+        list,
+        serde_json::json!([{ "id": id, "title": "Freelance designers getting paid", "notes": 4 }])
+    );
 
     let log = s.ok(&["log"]);
     assert!(log.contains("ana"), "{log}");
@@ -104,11 +168,20 @@ fn canvases_are_selected_by_id_prefix_or_url() {
 fn export_and_import_merge_offline_work() {
     let ana = Store::new("ana");
     let ben = Store::new("ben");
-    let id = ana.json(&["new", "Shared"])["id"].as_str().unwrap().to_string();
+    let id = ana.json(&["new", "Shared"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let note = ana.ok(&["add", "now", "Writes invoices by hand"]);
 
     let file = ana.home.parent().unwrap().join(format!("{id}.automerge"));
-    ana.ok(&["export", "--format", "automerge", "-o", file.to_str().unwrap()]);
+    ana.ok(&[
+        "export",
+        "--format",
+        "automerge",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
     let imported = ben.json(&["import", file.to_str().unwrap()]);
     assert_eq!(imported["id"], Value::String(id.clone()));
 
@@ -119,9 +192,21 @@ fn export_and_import_merge_offline_work() {
     ben.ok(&["add", "constraint", "Does not trust automation"]);
 
     let ben_file = ben.home.parent().unwrap().join("from-ben.automerge");
-    ben.ok(&["export", "--format", "automerge", "-o", ben_file.to_str().unwrap()]);
+    ben.ok(&[
+        "export",
+        "--format",
+        "automerge",
+        "-o",
+        ben_file.to_str().unwrap(),
+    ]);
     ana.ok(&["import", ben_file.to_str().unwrap()]);
-    ana.ok(&["export", "--format", "automerge", "-o", file.to_str().unwrap()]);
+    ana.ok(&[
+        "export",
+        "--format",
+        "automerge",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
     ben.ok(&["import", file.to_str().unwrap()]);
 
     let (a, b) = (ana.show(), ben.show());
@@ -130,7 +215,10 @@ fn export_and_import_merge_offline_work() {
     assert_eq!(texts(&a, "to-be").len(), 1);
     assert_eq!(texts(&a, "constraint").len(), 1);
     // Importing again changes nothing.
-    assert_eq!(ana.json(&["import", ben_file.to_str().unwrap()])["changed"], false);
+    assert_eq!(
+        ana.json(&["import", ben_file.to_str().unwrap()])["changed"],
+        false
+    );
 }
 
 #[test]
@@ -139,7 +227,10 @@ fn exports_render_every_format() {
     s.ok(&["new", "Exports"]);
     s.ok(&["add", "now", "Keeps receipts in a shoebox"]);
     let md = s.ok(&["export", "--format", "md"]);
-    assert!(md.contains("# Exports") && md.contains("Keeps receipts in a shoebox"), "{md}");
+    assert!(
+        md.contains("# Exports") && md.contains("Keeps receipts in a shoebox"),
+        "{md}"
+    );
     let json: Value = serde_json::from_str(&s.ok(&["export", "--format", "json"])).unwrap();
     // The JSON export carries everything (docs/export-format.md); what the
     // board shows matches `show --json`.
@@ -150,7 +241,10 @@ fn exports_render_every_format() {
     }
     assert_eq!(texts(&json, "now"), texts(&show, "now"));
     let html = s.ok(&["export", "--format", "html"]);
-    assert!(html.contains("data-section=\"now\"") && html.contains("Keeps receipts"), "{html}");
+    assert!(
+        html.contains("data-section=\"now\"") && html.contains("Keeps receipts"),
+        "{html}"
+    );
     let svg = s.ok(&["export", "--format", "svg"]);
     assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"), "{svg}");
 }
@@ -162,7 +256,10 @@ fn author_names_come_from_as_env_or_config() {
     s.ok(&["add", "now", "by eve"]);
     let bare = |args: &[&str], name: Option<&str>| {
         let mut cmd = std::process::Command::new(crate::util::bin("gapmap"));
-        cmd.arg("--home").arg(&s.home).env_remove("GAPMAP_NAME").args(args);
+        cmd.arg("--home")
+            .arg(&s.home)
+            .env_remove("GAPMAP_NAME")
+            .args(args);
         if let Some(name) = name {
             cmd.env("GAPMAP_NAME", name);
         }

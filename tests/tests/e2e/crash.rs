@@ -128,7 +128,10 @@ fn kill_9_during_start_up_and_writes_loses_no_acknowledged_edit() {
             Outcome::Killed => write_kills += 1,
         }
         i += 1;
-        assert!(i < 20 * n, "could not kill gapmap mid-write: every add finished first");
+        assert!(
+            i < 20 * n,
+            "could not kill gapmap mid-write: every add finished first"
+        );
     }
     eprintln!(
         "{i} runs: {startup_kills} kills at start-up, {write_kills} during writes, {} acknowledged",

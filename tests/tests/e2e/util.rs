@@ -102,7 +102,8 @@ impl Store {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let out = self.ok(&all);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("gapmap {args:?}: bad JSON ({e}): {out}"))
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("gapmap {args:?}: bad JSON ({e}): {out}"))
     }
 
     /// Runs `gapmap ARGS` and insists it fails as a user error (exit 1, one
@@ -114,8 +115,17 @@ impl Store {
             "gapmap {args:?} should fail with exit 1:\nstdout: {}\nstderr: {}",
             run.stdout, run.stderr
         );
-        let lines: Vec<&str> = run.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(lines.len(), 1, "want one line on stderr, got: {}", run.stderr);
+        let lines: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "want one line on stderr, got: {}",
+            run.stderr
+        );
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
         lines[0].to_string()
     }

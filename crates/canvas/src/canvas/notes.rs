@@ -248,7 +248,10 @@ impl Canvas {
             .map_range(&notes, ..)
             .filter_map(|item| {
                 let obj = item.id();
-                let here = get_string(&self.doc, &obj, "section")?.parse::<Section>().ok()? == section;
+                let here = get_string(&self.doc, &obj, "section")?
+                    .parse::<Section>()
+                    .ok()?
+                    == section;
                 let live = get_int(&self.doc, &obj, "trashed_at").is_none();
                 (here && live).then(|| Slot {
                     id: NoteId::from(item.key.as_ref()),

@@ -241,13 +241,7 @@ mod tests {
             h["rounds"][0]["index"], 2,
             "the round starts after the third change"
         );
-        assert_eq!(
-            at(&c, None, Some(round.as_ref()))
-                .unwrap()
-                .notes()
-                .len(),
-            2
-        );
+        assert_eq!(at(&c, None, Some(round.as_ref())).unwrap().notes().len(), 2);
         assert!(at(&c, None, None).is_err());
     }
 }

@@ -477,5 +477,8 @@ fn save_changes_from_the_sync_engine() {
     assert_eq!(get(&loaded, "k59"), Some(59));
     // And a later whole-document save adds nothing twice.
     store.save("a", &mut doc, &meta("a", "A")).unwrap();
-    assert_eq!(store.load("a").unwrap().unwrap().get_heads(), doc.get_heads());
+    assert_eq!(
+        store.load("a").unwrap().unwrap().get_heads(),
+        doc.get_heads()
+    );
 }
