@@ -17,21 +17,32 @@ pub type ClientSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Opens a websocket to `url` (`ws://` or `wss://`), sending `token` as a
 /// bearer token. Errors say plainly what went wrong: a bad URL, nobody
 /// listening, a refused token.
-pub async fn dial(url: &str, token: Option<&str>, config: WebSocketConfig, timeout: Duration) -> Result<ClientSocket, Error> {
+pub async fn dial(
+    url: &str,
+    token: Option<&str>,
+    config: WebSocketConfig,
+    timeout: Duration,
+) -> Result<ClientSocket, Error> {
     if !(url.starts_with("ws://") || url.starts_with("wss://")) {
-        return Err(Error::BadUrl(format!("{url}: a remote URL starts with ws:// or wss://")));
+        return Err(Error::BadUrl(format!(
+            "{url}: a remote URL starts with ws:// or wss://"
+        )));
     }
     let mut request = url
         .into_client_request()
         .map_err(|e| Error::BadUrl(format!("{url}: {e}")))?;
     if let Some(token) = token {
-        let value = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| Error::BadUrl("the token holds characters a header cannot carry".into()))?;
+        let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            Error::BadUrl("the token holds characters a header cannot carry".into())
+        })?;
         request.headers_mut().insert(header::AUTHORIZATION, value);
     }
     let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
     match tokio::time::timeout(timeout, connect).await {
-        Err(_) => Err(Error::Unreachable(format!("{url}: no answer within {}s", timeout.as_secs()))),
+        Err(_) => Err(Error::Unreachable(format!(
+            "{url}: no answer within {}s",
+            timeout.as_secs()
+        ))),
         Ok(Ok((socket, _response))) => Ok(socket),
         Ok(Err(err)) => Err(classify(url, err)),
     }
@@ -65,7 +76,11 @@ pub struct Backoff {
 impl Backoff {
     /// Starts at `base`, doubling up to `cap`.
     pub fn new(base: Duration, cap: Duration) -> Backoff {
-        Backoff { base, cap, attempt: 0 }
+        Backoff {
+            base,
+            cap,
+            attempt: 0,
+        }
     }
 
     /// The delay before the next attempt; `unit` is a random number in [0, 1).
@@ -104,10 +119,14 @@ mod tests {
     #[tokio::test]
     async fn dial_errors_are_plain() {
         let config = WebSocketConfig::default();
-        let bad = dial("http://x", None, config, Duration::from_secs(1)).await.unwrap_err();
+        let bad = dial("http://x", None, config, Duration::from_secs(1))
+            .await
+            .unwrap_err();
         assert!(matches!(bad, Error::BadUrl(_)), "{bad}");
         // Port 9 on loopback: nobody listens.
-        let down = dial("ws://127.0.0.1:9", None, config, Duration::from_secs(2)).await.unwrap_err();
+        let down = dial("ws://127.0.0.1:9", None, config, Duration::from_secs(2))
+            .await
+            .unwrap_err();
         assert!(matches!(down, Error::Unreachable(_)), "{down}");
     }
 }

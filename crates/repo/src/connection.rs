@@ -84,9 +84,11 @@ where
     let resume = match &remote {
         Some(url) => {
             let (store, url, ids) = (repo.store.clone(), url.clone(), open.clone());
-            tokio::task::spawn_blocking(move || crate::io_loop::saved_sync_states(&store, &url, &ids))
-                .await
-                .unwrap_or_default()
+            tokio::task::spawn_blocking(move || {
+                crate::io_loop::saved_sync_states(&store, &url, &ids)
+            })
+            .await
+            .unwrap_or_default()
         }
         None => Vec::new(),
     };
@@ -207,7 +209,11 @@ async fn recv_event(events: &mut Option<broadcast::Receiver<RepoEvent>>) -> Opti
     }
 }
 
-async fn status(repo: &Repo, conn: ConnId, ids: Vec<DocumentId>) -> Vec<(DocumentId, Option<gapmap_proto::SyncStatus>)> {
+async fn status(
+    repo: &Repo,
+    conn: ConnId,
+    ids: Vec<DocumentId>,
+) -> Vec<(DocumentId, Option<gapmap_proto::SyncStatus>)> {
     let (reply, rx) = oneshot::channel();
     if ids.is_empty() || repo.send(Command::Status { conn, ids, reply }).is_err() {
         return Vec::new();
@@ -250,7 +256,12 @@ impl Watcher {
 
     fn settle(&mut self, event: &RepoEvent) -> bool {
         match event {
-            RepoEvent::Notice(Notice::InSync { conn, document_id, heads, .. }) if *conn == self.conn => {
+            RepoEvent::Notice(Notice::InSync {
+                conn,
+                document_id,
+                heads,
+                ..
+            }) if *conn == self.conn => {
                 if let Some(slot) = self.outcomes.get_mut(document_id) {
                     *slot = Some(SyncOutcome::InSync(heads.clone()));
                 }
@@ -284,9 +295,15 @@ impl Watcher {
             .collect()
     }
 
-    fn finish(self, close: Option<String>, status: Vec<(DocumentId, Option<gapmap_proto::SyncStatus>)>) {
+    fn finish(
+        self,
+        close: Option<String>,
+        status: Vec<(DocumentId, Option<gapmap_proto::SyncStatus>)>,
+    ) {
         let result = if let Some(err) = self.remote_error {
-            Err(Error::Remote(format!("the remote closed the connection: {err}")))
+            Err(Error::Remote(format!(
+                "the remote closed the connection: {err}"
+            )))
         } else if self.outcomes.values().all(Option::is_some) {
             Ok(SyncReport {
                 documents: self
@@ -306,9 +323,9 @@ impl Watcher {
                 (Some((id, _)), _) => Error::Remote(format!(
                     "the remote did not accept our changes to {id} (is the token read-only?)"
                 )),
-                (None, Some(reason)) if reason != "no progress" => {
-                    Error::Remote(format!("the connection closed before the sync finished: {reason}"))
-                }
+                (None, Some(reason)) if reason != "no progress" => Error::Remote(format!(
+                    "the connection closed before the sync finished: {reason}"
+                )),
                 _ => Error::Timeout(format!(
                     "the remote stopped answering before {} document(s) were in sync",
                     status.len().max(1)

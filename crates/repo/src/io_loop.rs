@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use automerge::{Automerge, ChangeHash};
-use gapmap_proto::{Access, Config, ConnId, DocumentId, Engine, Event, Output, PeerMetadata, Role, SyncStatus, Timestamp};
+use gapmap_proto::{
+    Access, Config, ConnId, DocumentId, Engine, Event, Output, PeerMetadata, Role, SyncStatus,
+    Timestamp,
+};
 use gapmap_store::{DocMeta, Store};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -39,22 +42,39 @@ pub(crate) enum Command {
         resume: Vec<(DocumentId, Vec<u8>)>,
     },
     /// A frame arrived.
-    Frame { conn: ConnId, data: Vec<u8>, at: Instant },
+    Frame {
+        conn: ConnId,
+        data: Vec<u8>,
+        at: Instant,
+    },
     /// The socket closed.
     Closed { conn: ConnId },
     /// The application reads a document held in memory.
-    Get { id: DocumentId, reply: oneshot::Sender<Option<Automerge>> },
+    Get {
+        id: DocumentId,
+        reply: oneshot::Sender<Option<Automerge>>,
+    },
     /// The application catches up a copy it holds: the changes after `heads`
     /// of the document in memory, if it is in memory.
-    ChangesSince { id: DocumentId, heads: Vec<ChangeHash>, reply: oneshot::Sender<Option<Vec<u8>>> },
+    ChangesSince {
+        id: DocumentId,
+        heads: Vec<ChangeHash>,
+        reply: oneshot::Sender<Option<Vec<u8>>>,
+    },
     /// The application made a durable local change.
     LocalChange { id: DocumentId, changes: Vec<u8> },
     /// The application sends an ephemeral message.
     Broadcast { id: DocumentId, data: Vec<u8> },
     /// A store read finished.
-    Loaded { id: DocumentId, doc: Option<Box<Automerge>> },
+    Loaded {
+        id: DocumentId,
+        doc: Option<Box<Automerge>>,
+    },
     /// A store write is durable.
-    Persisted { id: DocumentId, heads: Vec<ChangeHash> },
+    Persisted {
+        id: DocumentId,
+        heads: Vec<ChangeHash>,
+    },
     /// A connection's access changed (tokens re-read).
     AccessChanged { conn: ConnId, access: Access },
     /// The sync state of documents on a connection.
@@ -121,7 +141,11 @@ fn sync_state_key(url: &str, id: &DocumentId) -> String {
 }
 
 /// Sync states saved for `ids` with the remote at `url`.
-pub(crate) fn saved_sync_states(store: &Store, url: &str, ids: &[DocumentId]) -> Vec<(DocumentId, Vec<u8>)> {
+pub(crate) fn saved_sync_states(
+    store: &Store,
+    url: &str,
+    ids: &[DocumentId],
+) -> Vec<(DocumentId, Vec<u8>)> {
     ids.iter()
         .filter_map(|id| {
             let text = store.setting(&sync_state_key(url, id)).ok()??;
@@ -204,10 +228,25 @@ impl Loop {
             } => {
                 self.metrics.connection_opened();
                 let dialled = role == Role::Client;
-                self.conns.insert(conn, Conn { outgoing, kill, dialled, remote });
+                self.conns.insert(
+                    conn,
+                    Conn {
+                        outgoing,
+                        kill,
+                        dialled,
+                        remote,
+                    },
+                );
                 self.event(Event::ConnectionOpened { conn, role, access }, None);
                 for (document_id, state) in resume {
-                    self.event(Event::ResumeSync { conn, document_id, state }, None);
+                    self.event(
+                        Event::ResumeSync {
+                            conn,
+                            document_id,
+                            state,
+                        },
+                        None,
+                    );
                 }
                 for document_id in open {
                     self.event(Event::Open { conn, document_id }, None);
@@ -231,28 +270,58 @@ impl Loop {
                 let _ = reply.send(self.engine.document(&id).map(|d| d.save_after(&heads)));
             }
             Command::LocalChange { id, changes } => {
-                self.event(Event::LocalChange { document_id: id, changes }, None);
+                self.event(
+                    Event::LocalChange {
+                        document_id: id,
+                        changes,
+                    },
+                    None,
+                );
                 let _ = self.events.send(RepoEvent::Changed { id, local: true });
                 let new_to: Vec<ConnId> = self
                     .conns
                     .iter()
-                    .filter(|(conn, c)| c.dialled && !self.engine.documents_of(**conn).any(|d| d == id))
+                    .filter(|(conn, c)| {
+                        c.dialled && !self.engine.documents_of(**conn).any(|d| d == id)
+                    })
                     .map(|(conn, _)| *conn)
                     .collect();
                 for conn in new_to {
-                    self.event(Event::Open { conn, document_id: id }, None);
+                    self.event(
+                        Event::Open {
+                            conn,
+                            document_id: id,
+                        },
+                        None,
+                    );
                 }
             }
             Command::Broadcast { id, data } => {
-                self.event(Event::Broadcast { document_id: id, data }, None);
+                self.event(
+                    Event::Broadcast {
+                        document_id: id,
+                        data,
+                    },
+                    None,
+                );
             }
             Command::Loaded { id, doc } => {
-                if doc.is_some() {
-                    }
-                self.event(Event::Loaded { document_id: id, document: doc }, None);
+                self.event(
+                    Event::Loaded {
+                        document_id: id,
+                        document: doc,
+                    },
+                    None,
+                );
             }
             Command::Persisted { id, heads } => {
-                self.event(Event::Persisted { document_id: id, heads }, None);
+                self.event(
+                    Event::Persisted {
+                        document_id: id,
+                        heads,
+                    },
+                    None,
+                );
             }
             Command::AccessChanged { conn, access } => {
                 self.event(Event::AccessChanged { conn, access }, None);
@@ -265,7 +334,8 @@ impl Loop {
                 let _ = reply.send(status);
             }
         }
-        self.metrics.set_documents_loaded(self.engine.documents_in_memory());
+        self.metrics
+            .set_documents_loaded(self.engine.documents_in_memory());
     }
 
     fn carry_out(&mut self, output: Output) {
@@ -299,7 +369,10 @@ impl Loop {
             self.tracker.spawn_blocking(move || {
                 match store.save_changes(&id.to_string(), &persist.changes, &persist.heads, &meta) {
                     Ok(()) => {
-                        let _ = commands.send(Command::Persisted { id, heads: persist.heads });
+                        let _ = commands.send(Command::Persisted {
+                            id,
+                            heads: persist.heads,
+                        });
                     }
                     // The engine keeps the changes in memory and advertises
                     // nothing until they are durable; peers will resend.
@@ -309,7 +382,9 @@ impl Loop {
         }
         let mut slow = Vec::new();
         for out in output.send {
-            let Some(conn) = self.conns.get(&out.conn) else { continue };
+            let Some(conn) = self.conns.get(&out.conn) else {
+                continue;
+            };
             let frame = out.message.encode();
             let len = frame.len();
             match conn.outgoing.try_send(frame) {
@@ -327,7 +402,9 @@ impl Loop {
             }
         }
         for conn in slow {
-            let output = self.engine.handle(self.now(), Event::ConnectionClosed { conn });
+            let output = self
+                .engine
+                .handle(self.now(), Event::ConnectionClosed { conn });
             self.carry_out(output);
         }
         for id in output.changed {
@@ -337,11 +414,19 @@ impl Loop {
             tracing::info!(%conn, %reason, "closing connection");
             if let gapmap_proto::CloseReason::Protocol(ref e) = reason {
                 self.metrics.refused(match e {
-                    gapmap_proto::ProtocolError::TooManyDocuments { .. } => Refusal::TooManyDocuments,
-                    gapmap_proto::ProtocolError::Decode(gapmap_proto::DecodeError::TooLarge { .. }) => Refusal::Oversized,
+                    gapmap_proto::ProtocolError::TooManyDocuments { .. } => {
+                        Refusal::TooManyDocuments
+                    }
+                    gapmap_proto::ProtocolError::Decode(gapmap_proto::DecodeError::TooLarge {
+                        ..
+                    }) => Refusal::Oversized,
                     _ => Refusal::Malformed,
                 });
-            } else if matches!(reason, gapmap_proto::CloseReason::HandshakeTimeout | gapmap_proto::CloseReason::IdleTimeout) {
+            } else if matches!(
+                reason,
+                gapmap_proto::CloseReason::HandshakeTimeout
+                    | gapmap_proto::CloseReason::IdleTimeout
+            ) {
                 self.metrics.refused(Refusal::Timeout);
             }
             // Dropping the sender lets the writer send what is queued (the
@@ -350,7 +435,13 @@ impl Loop {
             let _ = self.events.send(RepoEvent::Closed(conn, Some(reason)));
         }
         for notice in output.notices {
-            if let gapmap_proto::Notice::InSync { conn, document_id, sync_state, .. } = &notice {
+            if let gapmap_proto::Notice::InSync {
+                conn,
+                document_id,
+                sync_state,
+                ..
+            } = &notice
+            {
                 if let Some(url) = self.conns.get(conn).and_then(|c| c.remote.clone()) {
                     let key = sync_state_key(&url, document_id);
                     let (store, value) = (self.store.clone(), hex::encode(sync_state));

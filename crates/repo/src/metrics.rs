@@ -128,38 +128,94 @@ impl Metrics {
             self.latency_buckets[i].fetch_add(1, Relaxed);
         }
         self.latency_count.fetch_add(1, Relaxed);
-        self.latency_sum_micros.fetch_add(took.as_micros() as u64, Relaxed);
+        self.latency_sum_micros
+            .fetch_add(took.as_micros() as u64, Relaxed);
     }
 
     /// The Prometheus text exposition of every figure.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(2048);
         let mut simple = |name: &str, kind: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
         };
-        simple("gapmap_connections_total", "counter", "Websocket connections accepted.", self.connections_total.load(Relaxed));
-        simple("gapmap_connections_open", "gauge", "Websocket connections open now.", self.connections_open.load(Relaxed));
-        simple("gapmap_documents_loaded", "gauge", "Documents held in memory.", self.documents_loaded.load(Relaxed));
-        simple("gapmap_messages_in_total", "counter", "Protocol messages received.", self.messages_in.load(Relaxed));
-        simple("gapmap_messages_out_total", "counter", "Protocol messages sent.", self.messages_out.load(Relaxed));
-        simple("gapmap_bytes_in_total", "counter", "Bytes of protocol messages received.", self.bytes_in.load(Relaxed));
-        simple("gapmap_bytes_out_total", "counter", "Bytes of protocol messages sent.", self.bytes_out.load(Relaxed));
-        let _ = writeln!(out, "# HELP gapmap_refusals_total Connections closed or messages refused, by reason.");
+        simple(
+            "gapmap_connections_total",
+            "counter",
+            "Websocket connections accepted.",
+            self.connections_total.load(Relaxed),
+        );
+        simple(
+            "gapmap_connections_open",
+            "gauge",
+            "Websocket connections open now.",
+            self.connections_open.load(Relaxed),
+        );
+        simple(
+            "gapmap_documents_loaded",
+            "gauge",
+            "Documents held in memory.",
+            self.documents_loaded.load(Relaxed),
+        );
+        simple(
+            "gapmap_messages_in_total",
+            "counter",
+            "Protocol messages received.",
+            self.messages_in.load(Relaxed),
+        );
+        simple(
+            "gapmap_messages_out_total",
+            "counter",
+            "Protocol messages sent.",
+            self.messages_out.load(Relaxed),
+        );
+        simple(
+            "gapmap_bytes_in_total",
+            "counter",
+            "Bytes of protocol messages received.",
+            self.bytes_in.load(Relaxed),
+        );
+        simple(
+            "gapmap_bytes_out_total",
+            "counter",
+            "Bytes of protocol messages sent.",
+            self.bytes_out.load(Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP gapmap_refusals_total Connections closed or messages refused, by reason."
+        );
         let _ = writeln!(out, "# TYPE gapmap_refusals_total counter");
         for (i, why) in Refusal::ALL.iter().enumerate() {
-            let _ = writeln!(out, "gapmap_refusals_total{{reason=\"{}\"}} {}", why.label(), self.refusals[i].load(Relaxed));
+            let _ = writeln!(
+                out,
+                "gapmap_refusals_total{{reason=\"{}\"}} {}",
+                why.label(),
+                self.refusals[i].load(Relaxed)
+            );
         }
         let _ = writeln!(out, "# HELP gapmap_sync_latency_seconds Time from a sync message's arrival to the answers being sent.");
         let _ = writeln!(out, "# TYPE gapmap_sync_latency_seconds histogram");
         let mut cumulative = 0;
         for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
             cumulative += self.latency_buckets[i].load(Relaxed);
-            let _ = writeln!(out, "gapmap_sync_latency_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
+            let _ = writeln!(
+                out,
+                "gapmap_sync_latency_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
         }
         let count = self.latency_count.load(Relaxed);
-        let _ = writeln!(out, "gapmap_sync_latency_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "gapmap_sync_latency_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
         let sum = self.latency_sum_micros.load(Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "gapmap_sync_latency_seconds_sum {sum}\ngapmap_sync_latency_seconds_count {count}");
+        let _ = writeln!(
+            out,
+            "gapmap_sync_latency_seconds_sum {sum}\ngapmap_sync_latency_seconds_count {count}"
+        );
         out
     }
 }

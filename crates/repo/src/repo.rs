@@ -73,7 +73,14 @@ fn uuid_like(bytes: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// Something that happened in the repo, for the application (the web board
@@ -187,8 +194,13 @@ impl Repo {
 
     /// The changes after `heads` of the document as held in memory; `None`
     /// when it is not in memory (then the store is up to date).
-    pub async fn changes_since(&self, id: DocumentId, heads: Vec<ChangeHash>) -> Result<Option<Vec<u8>>, Error> {
-        self.ask(|reply| Command::ChangesSince { id, heads, reply }).await
+    pub async fn changes_since(
+        &self,
+        id: DocumentId,
+        heads: Vec<ChangeHash>,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        self.ask(|reply| Command::ChangesSince { id, heads, reply })
+            .await
     }
 
     /// Stays connected to `url` until `stop`: syncs every document in the
@@ -206,7 +218,13 @@ impl Repo {
         let mut backoff = client::Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
         while !stop.is_cancelled() {
             let attempt = async {
-                let socket = client::dial(&url, token.as_deref(), self.ws_config, Duration::from_secs(15)).await?;
+                let socket = client::dial(
+                    &url,
+                    token.as_deref(),
+                    self.ws_config,
+                    Duration::from_secs(15),
+                )
+                .await?;
                 let ids = self.stored_ids()?;
                 Ok::<_, Error>((socket, ids))
             };
@@ -236,7 +254,13 @@ impl Repo {
     /// Makes a local change durable and tells every peer: `doc` holds the
     /// document with the change, `since` the heads it had before (what the
     /// peers may already know).
-    pub async fn commit(&self, id: DocumentId, doc: &mut AutoCommit, meta: &DocMeta, since: &[ChangeHash]) -> Result<(), Error> {
+    pub async fn commit(
+        &self,
+        id: DocumentId,
+        doc: &mut AutoCommit,
+        meta: &DocMeta,
+        since: &[ChangeHash],
+    ) -> Result<(), Error> {
         let changes = doc.save_after(since);
         let store = self.store.clone();
         let (meta, mut owned) = (meta.clone(), std::mem::take(doc));
@@ -274,7 +298,12 @@ impl Repo {
     /// Dials `url` and syncs every document in `ids` (every document in the
     /// store when `None`) once: returns when both sides hold the same heads
     /// for each, or the remote said it lacks one.
-    pub async fn sync_with(&self, url: &str, token: Option<&str>, ids: Option<Vec<DocumentId>>) -> Result<SyncReport, Error> {
+    pub async fn sync_with(
+        &self,
+        url: &str,
+        token: Option<&str>,
+        ids: Option<Vec<DocumentId>>,
+    ) -> Result<SyncReport, Error> {
         self.sync_with_progress(url, token, ids, None).await
     }
 
@@ -297,10 +326,14 @@ impl Repo {
             done: done_tx,
             progress,
         };
-        let task = self
-            .tracker
-            .spawn(connection::run(self.clone(), socket, Spec::client(url, ids, Some(watch))));
-        let result = done_rx.await.map_err(|_| Error::Remote(format!("{url} closed the connection")))?;
+        let task = self.tracker.spawn(connection::run(
+            self.clone(),
+            socket,
+            Spec::client(url, ids, Some(watch)),
+        ));
+        let result = done_rx
+            .await
+            .map_err(|_| Error::Remote(format!("{url} closed the connection")))?;
         let _ = task.await;
         result
     }

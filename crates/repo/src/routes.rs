@@ -39,7 +39,8 @@ impl Authorizer for SharedSecret {
     fn authorize(&self, token: Option<&str>) -> Option<Access> {
         let given = token?.as_bytes();
         let want = self.0.as_bytes();
-        let same = given.len() == want.len() && given.iter().zip(want).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
+        let same = given.len() == want.len()
+            && given.iter().zip(want).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
         same.then(Access::full)
     }
 }
@@ -67,7 +68,10 @@ pub fn sync_routes(repo: Repo, auth: Arc<dyn Authorizer>, app: Option<Router>) -
                 if is_upgrade(req.headers()) {
                     upgrade(state, req)
                 } else {
-                    plain(StatusCode::NOT_FOUND, "gapmap: not found; connect with a websocket\n")
+                    plain(
+                        StatusCode::NOT_FOUND,
+                        "gapmap: not found; connect with a websocket\n",
+                    )
                 }
             }
         }
@@ -107,14 +111,20 @@ fn upgrade(state: AppState, req: Request) -> Response<Body> {
         state.repo.metrics().refused(Refusal::Unauthorized);
         tracing::info!(peer = ?req.extensions().get::<server::PeerAddr>(), "refused: no valid token");
         let mut response = plain(StatusCode::UNAUTHORIZED, "a valid token is required\n");
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static header"));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            "Bearer".parse().expect("static header"),
+        );
         return response;
     };
     let repo = state.repo.clone();
     let auth = state.auth.clone();
-    server::upgrade(req, repo.ws_config(), &repo.tracker().clone(), move |socket| async move {
-        repo.serve_socket(socket, access, Some((auth, token))).await;
-    })
+    server::upgrade(
+        req,
+        repo.ws_config(),
+        &repo.tracker().clone(),
+        move |socket| async move {
+            repo.serve_socket(socket, access, Some((auth, token))).await;
+        },
+    )
 }

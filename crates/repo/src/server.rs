@@ -91,8 +91,11 @@ pub async fn serve(
             match &config.tls {
                 None => serve_connection(tcp, addr, slot, router, &config, shutdown).await,
                 Some(acceptor) => {
-                    match tokio::time::timeout(config.handshake_timeout, acceptor.accept(tcp)).await {
-                        Ok(Ok(tls)) => serve_connection(tls, addr, slot, router, &config, shutdown).await,
+                    match tokio::time::timeout(config.handshake_timeout, acceptor.accept(tcp)).await
+                    {
+                        Ok(Ok(tls)) => {
+                            serve_connection(tls, addr, slot, router, &config, shutdown).await
+                        }
                         Ok(Err(err)) => tracing::debug!(%addr, %err, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
                     }
@@ -142,8 +145,15 @@ async fn serve_connection<IO>(
 /// The bearer token of a request: `Authorization: Bearer T`, or `?token=T`
 /// on the URL (browsers cannot set headers on websockets).
 pub fn bearer_token(req: &Request<Body>) -> Option<String> {
-    if let Some(value) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        if let Some(token) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) {
+    if let Some(value) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(token) = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+        {
             return Some(token.trim().to_string());
         }
     }
@@ -162,7 +172,10 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 3;
@@ -184,7 +197,10 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
     let has = |name: header::HeaderName, token: &str| {
         headers.get_all(name).iter().any(|v| {
             v.to_str()
-                .map(|s| s.split(',').any(|part| part.trim().eq_ignore_ascii_case(token)))
+                .map(|s| {
+                    s.split(',')
+                        .any(|part| part.trim().eq_ignore_ascii_case(token))
+                })
                 .unwrap_or(false)
         })
     };
@@ -207,8 +223,16 @@ where
         Some(key) if is_upgrade(req.headers()) => key.clone(),
         _ => return plain(StatusCode::BAD_REQUEST, "expected a websocket upgrade\n"),
     };
-    if req.headers().get(header::SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
-        return plain(StatusCode::BAD_REQUEST, "unsupported websocket version (want 13)\n");
+    if req
+        .headers()
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(|v| v.as_bytes())
+        != Some(b"13")
+    {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "unsupported websocket version (want 13)\n",
+        );
     }
     let slot = req.extensions_mut().remove::<ConnectionSlot>();
     let on_upgrade = hyper::upgrade::on(&mut req);
@@ -216,7 +240,12 @@ where
         let _slot = slot;
         match on_upgrade.await {
             Ok(upgraded) => {
-                let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
                 on_socket(ws).await;
             }
             Err(err) => tracing::debug!(%err, "websocket upgrade failed"),
@@ -226,7 +255,10 @@ where
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::CONNECTION, "upgrade")
         .header(header::UPGRADE, "websocket")
-        .header(header::SEC_WEBSOCKET_ACCEPT, derive_accept_key(key.as_bytes()))
+        .header(
+            header::SEC_WEBSOCKET_ACCEPT,
+            derive_accept_key(key.as_bytes()),
+        )
         .body(Body::empty())
         .expect("static response")
 }
@@ -241,26 +273,35 @@ pub fn plain(status: StatusCode, body: &'static str) -> Response<Body> {
 }
 
 /// Reads a PEM certificate chain and private key into a TLS acceptor.
-pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> Result<tokio_rustls::TlsAcceptor, crate::Error> {
+pub fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<tokio_rustls::TlsAcceptor, crate::Error> {
     use tokio_rustls::rustls;
     let read = |path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| crate::Error::Tls(format!("cannot read {}: {e}", path.display())))
+        std::fs::read(path)
+            .map_err(|e| crate::Error::Tls(format!("cannot read {}: {e}", path.display())))
     };
     let certs: Vec<_> = rustls_pemfile::certs(&mut read(cert)?.as_slice())
         .collect::<Result<_, _>>()
         .map_err(|e| crate::Error::Tls(format!("{}: {e}", cert.display())))?;
     if certs.is_empty() {
-        return Err(crate::Error::Tls(format!("{} holds no PEM certificate", cert.display())));
+        return Err(crate::Error::Tls(format!(
+            "{} holds no PEM certificate",
+            cert.display()
+        )));
     }
     let key = rustls_pemfile::private_key(&mut read(key)?.as_slice())
         .map_err(|e| crate::Error::Tls(format!("{}: {e}", key.display())))?
         .ok_or_else(|| crate::Error::Tls(format!("{} holds no PEM private key", key.display())))?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| crate::Error::Tls(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| crate::Error::Tls(e.to_string()))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| crate::Error::Tls(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| crate::Error::Tls(e.to_string()))?;
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
@@ -278,9 +319,18 @@ mod tests {
 
     #[test]
     fn tokens_come_from_the_header_or_the_query() {
-        assert_eq!(bearer_token(&req("/", Some("Bearer abc"))).as_deref(), Some("abc"));
-        assert_eq!(bearer_token(&req("/?x=1&token=a%2Bb", None)).as_deref(), Some("a+b"));
-        assert_eq!(bearer_token(&req("/?token=abc%", None)).as_deref(), Some("abc%"));
+        assert_eq!(
+            bearer_token(&req("/", Some("Bearer abc"))).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            bearer_token(&req("/?x=1&token=a%2Bb", None)).as_deref(),
+            Some("a+b")
+        );
+        assert_eq!(
+            bearer_token(&req("/?token=abc%", None)).as_deref(),
+            Some("abc%")
+        );
         assert_eq!(bearer_token(&req("/", Some("Basic abc"))), None);
         assert_eq!(bearer_token(&req("/", None)), None);
     }

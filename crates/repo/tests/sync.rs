@@ -28,13 +28,27 @@ async fn relay() -> (Node, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
     let router = sync_routes(relay.repo.clone(), Arc::new(Open), None);
-    let (tracker, shutdown) = (relay.repo.tracker().clone(), relay.repo.shutdown_token().clone());
-    tokio::spawn(serve(listener, ServerConfig::default(), router, tracker, shutdown));
+    let (tracker, shutdown) = (
+        relay.repo.tracker().clone(),
+        relay.repo.shutdown_token().clone(),
+    );
+    tokio::spawn(serve(
+        listener,
+        ServerConfig::default(),
+        router,
+        tracker,
+        shutdown,
+    ));
     (relay, url)
 }
 
 fn meta(id: DocumentId) -> DocMeta {
-    DocMeta { id: id.to_string(), title: String::new(), notes: 0, updated_ms: 0 }
+    DocMeta {
+        id: id.to_string(),
+        title: String::new(),
+        notes: 0,
+        updated_ms: 0,
+    }
 }
 
 async fn write(repo: &Repo, id: DocumentId, key: &str, value: &str) {
@@ -49,7 +63,9 @@ async fn write(repo: &Repo, id: DocumentId, key: &str, value: &str) {
 
 async fn read(repo: &Repo, id: DocumentId, key: &str) -> Option<String> {
     let doc = repo.document(id).await.unwrap()?;
-    doc.get(ROOT, key).unwrap().and_then(|(v, _)| v.into_string().ok())
+    doc.get(ROOT, key)
+        .unwrap()
+        .and_then(|(v, _)| v.into_string().ok())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,8 +76,14 @@ async fn two_peers_converge_through_a_relay() {
 
     write(&a.repo, id, "title", "from a").await;
     let report = a.repo.sync_with(&url, None, None).await.unwrap();
-    assert!(matches!(report.documents[&id.to_string()], SyncOutcome::InSync(_)), "{report:?}");
-    assert_eq!(read(&relay.repo, id, "title").await.as_deref(), Some("from a"));
+    assert!(
+        matches!(report.documents[&id.to_string()], SyncOutcome::InSync(_)),
+        "{report:?}"
+    );
+    assert_eq!(
+        read(&relay.repo, id, "title").await.as_deref(),
+        Some("from a")
+    );
     // The relay stored it durably.
     assert!(relay.repo.store().contains(&id.to_string()).unwrap());
 
