@@ -14,6 +14,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::io_loop::Command;
 use crate::metrics::Refusal;
+use crate::rate::Bucket;
 use crate::repo::{Reauth, Repo, RepoEvent, SyncOutcome, SyncReport, SyncWatch};
 use crate::Error;
 
@@ -111,16 +112,27 @@ where
     let mut last_progress = Instant::now();
     let mut quiet = tokio::time::interval(Duration::from_millis(500));
     let mut reload = repo.reload.subscribe();
+    // An accepted peer over its message rate is not read from until its
+    // bucket refills (see `rate`): TCP pushes back, nothing is dropped.
+    let mut bucket = repo
+        .rate_limit
+        .filter(|_| role == Role::Server)
+        .map(|limit| Bucket::new(limit, Instant::now()));
+    let mut paused: Option<tokio::time::Instant> = None;
+    let mut throttle_logged = false;
     let close_reason: Option<String> = loop {
         tokio::select! {
             _ = kill.cancelled() => break None,
-            frame = stream.next() => match frame {
+            _ = tokio::time::sleep_until(paused.unwrap_or_else(tokio::time::Instant::now)), if paused.is_some() => paused = None,
+            frame = stream.next(), if paused.is_none() => match frame {
                 Some(Ok(Message::Binary(data))) => {
                     let _ = repo.send(Command::Frame { conn, data: data.to_vec(), at: Instant::now() });
+                    paused = throttle(&mut bucket, &repo, conn, &mut throttle_logged);
                 }
                 // Not a protocol frame: the engine answers with `error` and closes.
                 Some(Ok(Message::Text(text))) => {
                     let _ = repo.send(Command::Frame { conn, data: text.as_bytes().to_vec(), at: Instant::now() });
+                    paused = throttle(&mut bucket, &repo, conn, &mut throttle_logged);
                 }
                 Some(Ok(Message::Close(frame))) => break frame.map(|f| f.reason.to_string()).filter(|r| !r.is_empty()),
                 Some(Ok(_)) => {} // ping/pong: tungstenite answers pings itself
@@ -194,6 +206,22 @@ where
         let status = status(&repo, conn, w.pending()).await;
         w.finish(close_reason, status);
     }
+}
+
+/// Counts a message against the connection's bucket; when it ran dry,
+/// counts and (once per connection) logs it and says until when not to read.
+fn throttle(
+    bucket: &mut Option<Bucket>,
+    repo: &Repo,
+    conn: ConnId,
+    logged: &mut bool,
+) -> Option<tokio::time::Instant> {
+    let pause = bucket.as_mut()?.take(Instant::now())?;
+    repo.metrics.refused(Refusal::RateLimited);
+    if !std::mem::replace(logged, true) {
+        tracing::info!(%conn, ?pause, "peer sends too many messages; reading paused (logged once per connection)");
+    }
+    Some(tokio::time::Instant::now() + pause)
 }
 
 async fn recv_event(events: &mut Option<broadcast::Receiver<RepoEvent>>) -> Option<RepoEvent> {

@@ -110,6 +110,7 @@ pub(crate) fn start(config: RepoConfig) -> Repo {
         shutdown: shutdown.clone(),
         ws_config,
         outgoing_queue: config.outgoing_queue,
+        rate_limit: config.rate_limit,
         next_conn: Arc::new(AtomicU64::new(1)),
         reload: Arc::new(tokio::sync::watch::channel(0).0),
     };
@@ -163,6 +164,8 @@ struct Conn {
     dialled: bool,
     /// The URL we dialled, where sync states are saved.
     remote: Option<String>,
+    /// A read-only peer's refused changes were logged (once per connection).
+    read_only_logged: bool,
 }
 
 struct Loop {
@@ -235,6 +238,7 @@ impl Loop {
                         kill,
                         dialled,
                         remote,
+                        read_only_logged: false,
                     },
                 );
                 self.event(Event::ConnectionOpened { conn, role, access }, None);
@@ -435,6 +439,14 @@ impl Loop {
             let _ = self.events.send(RepoEvent::Closed(conn, Some(reason)));
         }
         for notice in output.notices {
+            if let gapmap_proto::Notice::ReadOnlyChanges { conn, document_id } = &notice {
+                self.metrics.refused(Refusal::ReadOnly);
+                if let Some(c) = self.conns.get_mut(conn) {
+                    if !std::mem::replace(&mut c.read_only_logged, true) {
+                        tracing::info!(%conn, %document_id, "a read-only peer sent changes; refused (logged once per connection)");
+                    }
+                }
+            }
             if let gapmap_proto::Notice::InSync {
                 conn,
                 document_id,

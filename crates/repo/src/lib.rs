@@ -32,11 +32,13 @@ pub mod client;
 mod connection;
 mod io_loop;
 pub mod metrics;
+mod rate;
 mod repo;
 pub mod routes;
 pub mod server;
 
 pub use gapmap_proto::{Access, DocumentId, Limits, Notice};
+pub use rate::RateLimit;
 pub use repo::{Describe, Progress, Reauth, Repo, RepoConfig, RepoEvent, SyncOutcome, SyncReport};
 
 /// What can go wrong in the engine, as one line each.

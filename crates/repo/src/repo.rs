@@ -16,6 +16,7 @@ use crate::client;
 use crate::connection::{self, Spec};
 use crate::io_loop::{self, Command};
 use crate::metrics::Metrics;
+use crate::rate::RateLimit;
 use crate::server::ServerSocket;
 use crate::Error;
 
@@ -41,6 +42,9 @@ pub struct RepoConfig {
     /// Our storage id, sent in the handshake: peers that keep storage key
     /// their saved sync states with us by it, so their reconnects resume.
     pub storage_id: Option<String>,
+    /// How fast one accepted connection may send messages (`None`: no
+    /// limit). Connections we dial are not limited.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl RepoConfig {
@@ -63,6 +67,7 @@ impl RepoConfig {
             limits,
             outgoing_queue: 256,
             describe: Arc::new(|_| (String::new(), 0)),
+            rate_limit: Some(RateLimit::default()),
         }
     }
 }
@@ -128,6 +133,8 @@ pub struct Repo {
     pub(crate) shutdown: CancellationToken,
     pub(crate) ws_config: WebSocketConfig,
     pub(crate) outgoing_queue: usize,
+    /// Messages per second an accepted connection may send.
+    pub(crate) rate_limit: Option<RateLimit>,
     /// Bumped to make connections re-check their tokens.
     pub(crate) reload: Arc<tokio::sync::watch::Sender<u64>>,
     /// Numbers connections.
