@@ -1,12 +1,13 @@
 //! End-to-end tests: the real binaries, real stores on disk, real processes.
 
+mod abuse;
 mod bad_input;
 mod board;
 mod cli;
 mod convergence;
 mod crash;
+mod interop;
 mod relay;
 mod research;
 mod sync;
-mod interop;
 mod util;
