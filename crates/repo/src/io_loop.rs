@@ -131,6 +131,7 @@ pub(crate) fn start(config: RepoConfig) -> Repo {
         events,
         metrics,
         tracker: tracker.clone(),
+        shutdown: shutdown.clone(),
     };
     tracker.spawn(state.run(rx, shutdown));
     repo
@@ -180,6 +181,8 @@ struct Loop {
     events: broadcast::Sender<RepoEvent>,
     metrics: Arc<Metrics>,
     tracker: TaskTracker,
+    /// Ends the retries of failed stores.
+    shutdown: CancellationToken,
 }
 
 impl Loop {
@@ -370,19 +373,10 @@ impl Loop {
                 updated_ms: now_ms(),
             };
             let (store, commands) = (self.store.clone(), self.commands.clone());
-            self.tracker.spawn_blocking(move || {
-                match store.save_changes(&id.to_string(), &persist.changes, &persist.heads, &meta) {
-                    Ok(()) => {
-                        let _ = commands.send(Command::Persisted {
-                            id,
-                            heads: persist.heads,
-                        });
-                    }
-                    // The engine keeps the changes in memory and advertises
-                    // nothing until they are durable; peers will resend.
-                    Err(err) => tracing::error!(%id, %err, "cannot store changes"),
-                }
-            });
+            let shutdown = self.shutdown.clone();
+            self.tracker.spawn(store_until_durable(
+                store, persist, meta, commands, shutdown,
+            ));
         }
         let mut slow = Vec::new();
         for out in output.send {
@@ -466,6 +460,51 @@ impl Loop {
             }
             let _ = self.events.send(RepoEvent::Notice(notice));
         }
+    }
+}
+
+/// Writes changes the engine asked to make durable, and reports when they
+/// are. A write that fails (a full disk, an I/O error) is tried again, from
+/// 100 ms apart up to 5 s apart, until it succeeds or the repo shuts down:
+/// until then the engine holds the changes in memory and advertises none of
+/// that document's heads, so no peer counts on them, and without the
+/// retries the document would stay stuck until a restart.
+async fn store_until_durable(
+    store: Store,
+    persist: gapmap_proto::Persist,
+    meta: DocMeta,
+    commands: mpsc::UnboundedSender<Command>,
+    shutdown: CancellationToken,
+) {
+    let id = persist.document_id;
+    let persist = Arc::new(persist);
+    let mut delay = Duration::from_millis(100);
+    for attempt in 1u32.. {
+        let (store, p, meta) = (store.clone(), persist.clone(), meta.clone());
+        let saved = tokio::task::spawn_blocking(move || {
+            store.save_changes(&id.to_string(), &p.changes, &p.heads, &meta)
+        })
+        .await;
+        match saved {
+            Ok(Ok(())) => {
+                if attempt > 1 {
+                    tracing::info!(%id, attempt, "changes stored after earlier failures");
+                }
+                let heads = persist.heads.clone();
+                let _ = commands.send(Command::Persisted { id, heads });
+                return;
+            }
+            Ok(Err(err)) if attempt == 1 => {
+                tracing::error!(%id, %err, "cannot store changes; retrying until it works")
+            }
+            Ok(Err(err)) => tracing::debug!(%id, %err, attempt, "cannot store changes"),
+            Err(_) => return, // the runtime is shutting down
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 
