@@ -22,6 +22,10 @@ pub enum StoreError {
     /// The store directory cannot be created or written.
     #[error("the store directory {} cannot be created or written; check its permissions or choose another directory", .0.display())]
     NotWritable(PathBuf),
+    /// The disk holding the store is full (or over quota). Nothing that was
+    /// acknowledged is lost; the command can be run again once there is space.
+    #[error("no space left on the disk holding {}; free some space and try again", .0.display())]
+    NoSpace(PathBuf),
     /// Stored data does not read back. The journal can usually rebuild it.
     #[error("store data in {} is damaged ({detail}); run `gapmap doctor` to rebuild it from the journal", path.display())]
     Corrupt {
@@ -37,14 +41,15 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sled(#[from] sled::Error),
     /// An operating system call failed on `path`.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}: {error}", path.display())]
     File {
         /// What the store was doing, e.g. "append to".
         action: &'static str,
         /// The file or directory.
         path: PathBuf,
-        /// The system error.
-        source: io::Error,
+        /// The system error (in the message, not as a `source`: printing
+        /// the error chain would repeat it).
+        error: io::Error,
     },
     /// An operating system call failed.
     #[error("i/o error: {0}")]
@@ -65,17 +70,29 @@ fn owner(pid: Option<u32>, command: Option<&str>) -> String {
     }
 }
 
-/// Adds the path and action to an io error.
+/// Adds the path and action to an io error; a full disk is
+/// [`StoreError::NoSpace`].
 pub(crate) fn file_err(
     action: &'static str,
     path: impl Into<PathBuf>,
 ) -> impl FnOnce(io::Error) -> StoreError {
     let path = path.into();
-    move |source| StoreError::File {
-        action,
-        path,
-        source,
+    move |error| {
+        if is_no_space(&error) {
+            StoreError::NoSpace(path)
+        } else {
+            StoreError::File {
+                action,
+                path,
+                error,
+            }
+        }
     }
+}
+
+/// ENOSPC or EDQUOT: the disk (or the user's quota) is full.
+pub(crate) fn is_no_space(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
 }
 
 #[cfg(test)]
@@ -99,5 +116,24 @@ mod tests {
             command: None,
         };
         assert!(err.to_string().contains("in use by another process"));
+    }
+
+    #[test]
+    fn a_full_disk_is_said_once_and_plainly() {
+        let full = io::Error::from_raw_os_error(libc::ENOSPC);
+        let err = file_err("append to", "/s/journal/x.log")(full);
+        assert_eq!(
+            err.to_string(),
+            "no space left on the disk holding /s/journal/x.log; free some space and try again"
+        );
+        let other = io::Error::from_raw_os_error(libc::EIO);
+        let err = file_err("append to", "/s/journal/x.log")(other);
+        assert!(
+            std::error::Error::source(&err).is_none(),
+            "the chain would repeat it"
+        );
+        assert!(err
+            .to_string()
+            .starts_with("cannot append to /s/journal/x.log: "));
     }
 }

@@ -624,6 +624,10 @@ fn open_sled(dir: &Path, db_dir: &Path) -> Result<sled::Db> {
             {
                 return Err(StoreError::NotWritable(dir.to_path_buf()));
             }
+            // sled writes while it opens: on a full disk that is not damage.
+            sled::Error::Io(e) if crate::error::is_no_space(&e) => {
+                return Err(StoreError::NoSpace(dir.to_path_buf()));
+            }
             sled::Error::Io(e) => {
                 return Err(StoreError::Corrupt {
                     path: db_dir.to_path_buf(),
