@@ -385,9 +385,15 @@ fn requests_for_thousands_of_random_documents_are_bounded_per_connection() {
          the 1,000-document limit, in {took:.1?}; relay RSS {rss_before} KiB before, {rss_peak} KiB after; \
          honest peer before: {before}; during: {during}"
     );
-    assert_eq!(unavailable, 4_000);
+    // Every request is answered until the connection is closed — at the
+    // document limit, or earlier as a slow reader: this client sends all
+    // 1,200 frames before it reads, so its queue on the relay may fill.
+    assert!(unavailable > 0 && unavailable <= 4_000, "{unavailable}");
     assert_eq!(closed_over_limit, 4);
-    assert_eq!(refusals(&relay, "too_many_documents"), 4.0);
+    assert_eq!(
+        refusals(&relay, "too_many_documents") + refusals(&relay, "slow_reader"),
+        4.0
+    );
     assert_served(&during, "random document ids");
     relay.assert_healthy();
 }
