@@ -8,7 +8,9 @@
 //! bounds.
 //!
 //! `GAPMAP_ABUSE_CONNECTIONS` sets how many never-joining connections to
-//! open (default 1,000; `scripts/crashloop` runs 10,000).
+//! open (default 1,000; `scripts/crashloop` runs 10,000), in
+//! `GAPMAP_ABUSE_WAVES` waves (default 2: memory after the second shows
+//! whether the first was reused or leaked).
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -215,9 +217,34 @@ fn thousands_of_connections_that_never_join_time_out() {
     let before = baseline(&relay);
     let rss_before = rss_kib(&relay);
     let honest = Honest::start(&relay, "honest");
+    // Two waves: the second shows whether the memory of the first was
+    // reused (the allocator keeps it) or leaked (it would grow again).
+    let mut waves = Vec::new();
+    let rounds = std::env::var("GAPMAP_ABUSE_WAVES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    for _ in 0..rounds {
+        waves.push(never_joining_wave(&relay, n));
+    }
+    let during = honest.finish();
+    let upgraded = n / 3;
+    eprintln!(
+        "{n} never-joining connections ({upgraded} upgraded), {rounds} waves: {}; relay RSS {rss_before} KiB before; \
+         honest peer before: {before}; during: {during}",
+        waves.join("; then ")
+    );
+    assert!(refusals(&relay, "timeout") >= (rounds * upgraded) as f64);
+    assert_served(&during, "never-joining connections");
+    relay.assert_healthy();
+}
+
+/// Opens `n` connections that never join — a third never send a byte, a
+/// third stop inside the request head, a third upgrade to a websocket and
+/// never send `join` — and waits until the relay has closed them all (its
+/// timeout is 3 s for the request head and for the join). Says how it went.
+fn never_joining_wave(relay: &Relay, n: usize) -> String {
     let opened = Instant::now();
-    // A third never send a byte, a third stop inside the request head, a
-    // third upgrade to a websocket and never send `join`.
     let mut idle: Vec<TcpStream> = Vec::with_capacity(n);
     let mut upgraded = Vec::new();
     for i in 0..n {
@@ -233,10 +260,8 @@ fn thousands_of_connections_that_never_join_time_out() {
         }
     }
     let took_to_open = opened.elapsed();
-    let rss_during = rss_kib(&relay);
+    let rss_during = rss_kib(relay);
     let open_now = relay.metric("gapmap_connections_open");
-    // Wait until the relay has closed them all (the timeout is 3 s for the
-    // request head and for the join).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let upgraded_open = relay.metric("gapmap_connections_open") - 1.0; // the honest peer
@@ -266,17 +291,11 @@ fn thousands_of_connections_that_never_join_time_out() {
         }
     }
     let all_closed = opened.elapsed();
-    let during = honest.finish();
-    let rss_after = rss_kib(&relay);
-    eprintln!(
-        "{n} never-joining connections ({} upgraded): opened in {took_to_open:.1?}, {open_now} websockets open at the peak, \
-         all closed after {all_closed:.1?}; relay RSS {rss_before} KiB before, {rss_during} KiB with them open, {rss_after} KiB after; \
-         honest peer before: {before}; during: {during}",
-        upgraded.len()
-    );
-    assert!(refusals(&relay, "timeout") >= upgraded.len() as f64);
-    assert_served(&during, "never-joining connections");
-    relay.assert_healthy();
+    format!(
+        "opened in {took_to_open:.1?}, {open_now} websockets open at the peak, all closed after {all_closed:.1?}, \
+         relay RSS {rss_during} KiB with them open and {} KiB after",
+        rss_kib(relay)
+    )
 }
 
 // ---- join storms ---------------------------------------------------------------

@@ -95,7 +95,7 @@ fn kill_9_during_sync_loses_no_acknowledged_edit() {
     // Ben's once a sync finishes.
     let mut ana_acked: BTreeSet<String> = note_ids(&ana.show()).into_iter().collect();
     let mut ben_acked = BTreeSet::new();
-    let (mut kills, mut finished, mut rounds) = (0, 0, 0);
+    let (mut kills, mut connected_kills, mut finished, mut rounds) = (0, 0, 0, 0);
     let started = Instant::now();
     while kills < kills_wanted {
         rounds += 1;
@@ -106,13 +106,14 @@ fn kill_9_during_sync_loses_no_acknowledged_edit() {
             ben_acked.insert(ben.ok(&["add", "gain", &format!("ben {rounds}")]));
             ben.ok(&["sync", &url]);
         }
+        let connections_before = relay.metric("gapmap_connections_total");
         let mut child = ana
             .command(&["sync", &url])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let delay = Duration::from_micros(rng.below(typical.as_micros() as u64 * 3 / 2 + 1));
+        let delay = Duration::from_micros(rng.below(typical.as_micros() as u64 * 2 + 1));
         let deadline = Instant::now() + delay;
         let done = loop {
             if child.try_wait().unwrap().is_some() {
@@ -134,6 +135,10 @@ fn kill_9_during_sync_loses_no_acknowledged_edit() {
             finished += 1;
         } else {
             kills += 1;
+            // Killed after its websocket reached the relay: mid-exchange.
+            if relay.metric("gapmap_connections_total") > connections_before {
+                connected_kills += 1;
+            }
         }
         // The store opens and holds every acknowledged edit of Ana's.
         let present: BTreeSet<String> = note_ids(&ana.show()).into_iter().collect();
@@ -160,7 +165,8 @@ fn kill_9_during_sync_loses_no_acknowledged_edit() {
     assert_eq!(doctor["ok"], true, "{doctor}");
     relay.assert_no_panic();
     eprintln!(
-        "sync kill loop: {rounds} syncs, {kills} killed (typical sync {typical:.1?}), {finished} finished, \
+        "sync kill loop: {rounds} syncs, {kills} killed ({connected_kills} after connecting to the relay; \
+         typical sync {typical:.1?}), {finished} finished, \
          {} acknowledged notes all present, in {:.1?}",
         acked.len(),
         started.elapsed()
