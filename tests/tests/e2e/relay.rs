@@ -1,6 +1,7 @@
 //! `gapmap-relay` from outside (DESIGN §5, §6): real relay processes on
 //! 127.0.0.1, a raw websocket client speaking the protocol frames, signals.
 
+mod access;
 mod bad_input;
 pub mod harness;
 mod tokens;
