@@ -31,10 +31,12 @@ pub enum Refusal {
     SlowReader,
     /// Too many messages too fast.
     RateLimited,
+    /// Changes sent while the shared storage (Redis) was unreachable.
+    StorageUnavailable,
 }
 
 impl Refusal {
-    const ALL: [Refusal; 8] = [
+    const ALL: [Refusal; 9] = [
         Refusal::Unauthorized,
         Refusal::Malformed,
         Refusal::Oversized,
@@ -43,6 +45,7 @@ impl Refusal {
         Refusal::ReadOnly,
         Refusal::SlowReader,
         Refusal::RateLimited,
+        Refusal::StorageUnavailable,
     ];
 
     fn label(self) -> &'static str {
@@ -55,6 +58,7 @@ impl Refusal {
             Refusal::ReadOnly => "read_only",
             Refusal::SlowReader => "slow_reader",
             Refusal::RateLimited => "rate_limited",
+            Refusal::StorageUnavailable => "storage_unavailable",
         }
     }
 }
@@ -69,7 +73,10 @@ pub struct Metrics {
     messages_out: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
-    refusals: [AtomicU64; 8],
+    refusals: [AtomicU64; 9],
+    /// Whether the document storage takes writes (0 while a shared
+    /// storage such as Redis is unreachable).
+    storage_down: std::sync::atomic::AtomicBool,
     latency_buckets: [AtomicU64; 12],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
@@ -114,6 +121,11 @@ impl Metrics {
     pub fn refusals(&self, why: Refusal) -> u64 {
         let i = Refusal::ALL.iter().position(|r| *r == why).expect("listed");
         self.refusals[i].load(Relaxed)
+    }
+
+    /// The document storage went down (`false`) or came back (`true`).
+    pub fn set_storage_up(&self, up: bool) {
+        self.storage_down.store(!up, Relaxed);
     }
 
     /// Connections open now.
@@ -182,6 +194,12 @@ impl Metrics {
             "counter",
             "Bytes of protocol messages sent.",
             self.bytes_out.load(Relaxed),
+        );
+        simple(
+            "gapmap_storage_up",
+            "gauge",
+            "1 while the document storage takes writes, 0 while it is unreachable.",
+            u64::from(!self.storage_down.load(Relaxed)),
         );
         let _ = writeln!(
             out,
