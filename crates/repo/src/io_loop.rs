@@ -3,7 +3,7 @@
 //! [`Command`]s; slow work (store reads and writes) runs on blocking threads
 //! and reports back as commands, so the loop never waits on disk.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +14,8 @@ use gapmap_proto::{
     Timestamp,
 };
 use gapmap_store::{DocMeta, Store};
+
+use crate::backend::{Backend, BackendError, Feed, StoreBackend};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
@@ -77,6 +79,10 @@ pub(crate) enum Command {
     },
     /// A connection's access changed (tokens re-read).
     AccessChanged { conn: ConnId, access: Access },
+    /// Another instance sharing the backend made these changes durable.
+    Remote { id: DocumentId, changes: Vec<u8> },
+    /// The backend became unreachable or reachable again.
+    StorageAvailable { up: bool, reason: Option<String> },
     /// The sync state of documents on a connection.
     Status {
         conn: ConnId,
@@ -90,6 +96,10 @@ pub(crate) fn start(config: RepoConfig) -> Repo {
     let (commands, rx) = mpsc::unbounded_channel();
     let (events, _) = broadcast::channel(4096);
     let metrics = Arc::new(Metrics::default());
+    let backend: Arc<dyn Backend> = config
+        .backend
+        .clone()
+        .unwrap_or_else(|| Arc::new(StoreBackend::new(config.store.clone())));
     let tracker = TaskTracker::new();
     let shutdown = CancellationToken::new();
     let max = config.limits.decode.max_frame_size;
@@ -105,6 +115,7 @@ pub(crate) fn start(config: RepoConfig) -> Repo {
         commands: commands.clone(),
         events: events.clone(),
         store: config.store.clone(),
+        backend: backend.clone(),
         metrics: metrics.clone(),
         tracker: tracker.clone(),
         shutdown: shutdown.clone(),
@@ -125,14 +136,19 @@ pub(crate) fn start(config: RepoConfig) -> Repo {
         engine: Engine::new(engine_config),
         origin: Instant::now(),
         store: config.store,
+        backend: backend.clone(),
         describe: config.describe,
         conns: HashMap::new(),
-        commands,
+        loading: HashSet::new(),
+        held: HashSet::new(),
+        storage_down: None,
+        commands: commands.clone(),
         events,
         metrics,
         tracker: tracker.clone(),
         shutdown: shutdown.clone(),
     };
+    backend.start(Feed { commands });
     tracker.spawn(state.run(rx, shutdown));
     repo
 }
@@ -167,15 +183,31 @@ struct Conn {
     remote: Option<String>,
     /// A read-only peer's refused changes were logged (once per connection).
     read_only_logged: bool,
+    /// What its token grants; the engine is given less while the storage
+    /// is down (read-only).
+    granted: Access,
 }
+
+/// What a peer that sends changes while the storage is down is told.
+const STORAGE_DOWN: &str = "the relay cannot store changes right now (its document storage is unreachable); nothing was stored: try again later";
 
 struct Loop {
     engine: Engine,
     /// Engine time is milliseconds since this instant.
     origin: Instant,
+    /// Settings (saved sync states).
     store: Store,
+    /// Documents.
+    backend: Arc<dyn Backend>,
     describe: Describe,
     conns: HashMap<ConnId, Conn>,
+    /// Documents being loaded.
+    loading: HashSet<DocumentId>,
+    /// Documents loaded and maybe still in the engine's memory: the backend
+    /// is told when the engine has dropped one.
+    held: HashSet<DocumentId>,
+    /// Why the backend is unreachable, while it is.
+    storage_down: Option<String>,
     /// For blocking tasks to report back.
     commands: mpsc::UnboundedSender<Command>,
     events: broadcast::Sender<RepoEvent>,
@@ -196,7 +228,10 @@ impl Loop {
                     Some(command) => self.command(command),
                     None => break,
                 },
-                _ = tick.tick() => self.event(Event::Tick, None),
+                _ = tick.tick() => {
+                    self.event(Event::Tick, None);
+                    self.release_dropped();
+                }
             }
         }
         for conn in self.conns.values() {
@@ -204,6 +239,33 @@ impl Loop {
         }
         // Let blocking writes already under way report; nothing new starts.
         tracing::debug!("engine loop stopped");
+    }
+
+    /// Tells the backend which loaded documents the engine has dropped.
+    fn release_dropped(&mut self) {
+        let dropped: Vec<DocumentId> = self
+            .held
+            .iter()
+            .filter(|id| !self.loading.contains(id) && self.engine.durable_heads(id).is_none())
+            .copied()
+            .collect();
+        for id in dropped {
+            self.held.remove(&id);
+            self.backend.release(id);
+        }
+    }
+
+    /// The access the engine gives a connection: read-only while the
+    /// storage is down.
+    fn effective(&self, granted: &Access) -> Access {
+        if self.storage_down.is_some() {
+            Access {
+                write: false,
+                ..granted.clone()
+            }
+        } else {
+            granted.clone()
+        }
     }
 
     fn now(&self) -> Timestamp {
@@ -234,6 +296,8 @@ impl Loop {
             } => {
                 self.metrics.connection_opened();
                 let dialled = role == Role::Client;
+                let granted = access;
+                let access = self.effective(&granted);
                 self.conns.insert(
                     conn,
                     Conn {
@@ -242,6 +306,7 @@ impl Loop {
                         dialled,
                         remote,
                         read_only_logged: false,
+                        granted,
                     },
                 );
                 self.event(Event::ConnectionOpened { conn, role, access }, None);
@@ -313,6 +378,7 @@ impl Loop {
                 );
             }
             Command::Loaded { id, doc } => {
+                self.loading.remove(&id);
                 self.event(
                     Event::Loaded {
                         document_id: id,
@@ -331,8 +397,35 @@ impl Loop {
                 );
             }
             Command::AccessChanged { conn, access } => {
-                self.event(Event::AccessChanged { conn, access }, None);
+                let effective = self.effective(&access);
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.granted = access;
+                }
+                self.event(
+                    Event::AccessChanged {
+                        conn,
+                        access: effective,
+                    },
+                    None,
+                );
             }
+            Command::Remote { id, changes } => {
+                // Only into a copy in memory (or loading, which the engine
+                // queues): a document not held is read afresh, with these
+                // changes, when a peer next wants it. As a "local" change
+                // it counts as durable and is not stored again.
+                if self.loading.contains(&id) || self.engine.durable_heads(&id).is_some() {
+                    self.event(
+                        Event::LocalChange {
+                            document_id: id,
+                            changes,
+                        },
+                        None,
+                    );
+                    let _ = self.events.send(RepoEvent::Changed { id, local: false });
+                }
+            }
+            Command::StorageAvailable { up, reason } => self.storage_available(up, reason),
             Command::Status { conn, ids, reply } => {
                 let status = ids
                     .into_iter()
@@ -345,19 +438,42 @@ impl Loop {
             .set_documents_loaded(self.engine.documents_in_memory());
     }
 
+    /// The backend went down or came back: while it is down every
+    /// connection is read-only for the engine, so that no change is taken
+    /// that cannot be stored; peers that send one are told (see
+    /// [`STORAGE_DOWN`]).
+    fn storage_available(&mut self, up: bool, reason: Option<String>) {
+        let was_down = self.storage_down.is_some();
+        if up != was_down {
+            return;
+        }
+        if up {
+            tracing::info!("the document storage is reachable again; taking changes");
+            self.storage_down = None;
+        } else {
+            let reason = reason.unwrap_or_else(|| "unreachable".into());
+            tracing::error!(%reason, "the document storage is unreachable: refusing changes and serving documents read-only until it is back");
+            self.storage_down = Some(reason);
+        }
+        self.metrics.set_storage_up(up);
+        let conns: Vec<(ConnId, Access)> = self
+            .conns
+            .iter()
+            .map(|(conn, c)| (*conn, self.effective(&c.granted)))
+            .collect();
+        for (conn, access) in conns {
+            self.event(Event::AccessChanged { conn, access }, None);
+        }
+    }
+
     fn carry_out(&mut self, output: Output) {
         for id in output.load {
-            let (store, commands) = (self.store.clone(), self.commands.clone());
-            self.tracker.spawn_blocking(move || {
-                let doc = match store.load(&id.to_string()) {
-                    Ok(doc) => doc.map(|mut d| Box::new(d.document().clone())),
-                    Err(err) => {
-                        tracing::error!(%id, %err, "cannot load document; treating it as absent");
-                        None
-                    }
-                };
-                let _ = commands.send(Command::Loaded { id, doc });
-            });
+            self.loading.insert(id);
+            self.held.insert(id);
+            let (backend, commands) = (self.backend.clone(), self.commands.clone());
+            let shutdown = self.shutdown.clone();
+            self.tracker
+                .spawn(load_until_read(backend, id, commands, shutdown));
         }
         for persist in output.store {
             let id = persist.document_id;
@@ -372,10 +488,10 @@ impl Loop {
                 notes,
                 updated_ms: now_ms(),
             };
-            let (store, commands) = (self.store.clone(), self.commands.clone());
+            let (backend, commands) = (self.backend.clone(), self.commands.clone());
             let shutdown = self.shutdown.clone();
             self.tracker.spawn(store_until_durable(
-                store, persist, meta, commands, shutdown,
+                backend, persist, meta, commands, shutdown,
             ));
         }
         let mut slow = Vec::new();
@@ -432,12 +548,22 @@ impl Loop {
             self.conns.remove(&conn);
             let _ = self.events.send(RepoEvent::Closed(conn, Some(reason)));
         }
+        let mut storage_refused = Vec::new();
         for notice in output.notices {
             if let gapmap_proto::Notice::ReadOnlyChanges { conn, document_id } = &notice {
-                self.metrics.refused(Refusal::ReadOnly);
-                if let Some(c) = self.conns.get_mut(conn) {
-                    if !std::mem::replace(&mut c.read_only_logged, true) {
-                        tracing::info!(%conn, %document_id, "a read-only peer sent changes; refused (logged once per connection)");
+                let token_allows = self
+                    .conns
+                    .get(conn)
+                    .is_some_and(|c| c.granted.may_write(document_id));
+                if token_allows && self.storage_down.is_some() {
+                    self.metrics.refused(Refusal::StorageUnavailable);
+                    storage_refused.push(*conn);
+                } else {
+                    self.metrics.refused(Refusal::ReadOnly);
+                    if let Some(c) = self.conns.get_mut(conn) {
+                        if !std::mem::replace(&mut c.read_only_logged, true) {
+                            tracing::info!(%conn, %document_id, "a read-only peer sent changes; refused (logged once per connection)");
+                        }
                     }
                 }
             }
@@ -460,7 +586,60 @@ impl Loop {
             }
             let _ = self.events.send(RepoEvent::Notice(notice));
         }
+        for conn in storage_refused {
+            self.refuse_for_storage(conn);
+        }
     }
+
+    /// Tells a peer whose changes were refused because the storage is down
+    /// why, and closes its connection: its sync cannot finish here, and a
+    /// client with other relays to try moves on.
+    fn refuse_for_storage(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        let error = gapmap_proto::Message::Error {
+            message: STORAGE_DOWN.into(),
+        };
+        // Dropping the sender lets the writer send this and then close.
+        let _ = c.outgoing.try_send(error.encode());
+        let output = self
+            .engine
+            .handle(self.now(), Event::ConnectionClosed { conn });
+        self.carry_out(output);
+    }
+}
+
+/// Reads a document for the engine. A backend that is unreachable is asked
+/// again (100 ms apart, up to 5 s apart) until it answers or the repo shuts
+/// down — a shared storage that is down must not pass for one without the
+/// document; any other failure counts as "absent", as it always has.
+async fn load_until_read(
+    backend: Arc<dyn Backend>,
+    id: DocumentId,
+    commands: mpsc::UnboundedSender<Command>,
+    shutdown: CancellationToken,
+) {
+    let mut delay = Duration::from_millis(100);
+    let doc = loop {
+        match backend.load(id).await {
+            Ok(doc) => break doc.map(Box::new),
+            Err(BackendError::Stopped) => return,
+            Err(err) if err.is_unavailable() => {
+                tracing::debug!(%id, %err, "cannot load document yet; retrying");
+            }
+            Err(err) => {
+                tracing::error!(%id, %err, "cannot load document; treating it as absent");
+                break None;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    };
+    let _ = commands.send(Command::Loaded { id, doc });
 }
 
 /// Writes changes the engine asked to make durable, and reports when they
@@ -470,7 +649,7 @@ impl Loop {
 /// that document's heads, so no peer counts on them, and without the
 /// retries the document would stay stuck until a restart.
 async fn store_until_durable(
-    store: Store,
+    backend: Arc<dyn Backend>,
     persist: gapmap_proto::Persist,
     meta: DocMeta,
     commands: mpsc::UnboundedSender<Command>,
@@ -480,13 +659,9 @@ async fn store_until_durable(
     let persist = Arc::new(persist);
     let mut delay = Duration::from_millis(100);
     for attempt in 1u32.. {
-        let (store, p, meta) = (store.clone(), persist.clone(), meta.clone());
-        let saved = tokio::task::spawn_blocking(move || {
-            store.save_changes(&id.to_string(), &p.changes, &p.heads, &meta)
-        })
-        .await;
+        let saved = backend.append(persist.clone(), meta.clone()).await;
         match saved {
-            Ok(Ok(())) => {
+            Ok(()) => {
                 if attempt > 1 {
                     tracing::info!(%id, attempt, "changes stored after earlier failures");
                 }
@@ -494,11 +669,11 @@ async fn store_until_durable(
                 let _ = commands.send(Command::Persisted { id, heads });
                 return;
             }
-            Ok(Err(err)) if attempt == 1 => {
+            Err(BackendError::Stopped) => return, // the runtime is shutting down
+            Err(err) if attempt == 1 => {
                 tracing::error!(%id, %err, "cannot store changes; retrying until it works")
             }
-            Ok(Err(err)) => tracing::debug!(%id, %err, attempt, "cannot store changes"),
-            Err(_) => return, // the runtime is shutting down
+            Err(err) => tracing::debug!(%id, %err, attempt, "cannot store changes"),
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}

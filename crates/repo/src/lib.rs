@@ -13,6 +13,8 @@
 //! - [`server`]: the listener shared by `gapmap-relay`, `gapmap serve` and
 //!   `gapmap ui` (HTTP routes, websocket upgrade, TLS, connection limits).
 //! - [`client`]: dialing a remote with a token; reconnect backoff.
+//! - [`backend`]: where documents live — the embedded store, or a storage
+//!   shared by several relay instances that also fans changes out.
 //! - [`metrics`]: the figures behind `/metrics`.
 //!
 //! # Example: two repos sync through a relay, all in-process
@@ -28,6 +30,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod backend;
 pub mod client;
 mod connection;
 mod io_loop;
@@ -47,6 +50,9 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] gapmap_store::StoreError),
+    /// The document storage failed.
+    #[error(transparent)]
+    Backend(#[from] backend::BackendError),
     /// A remote URL that cannot be dialled.
     #[error("bad remote URL {0}")]
     BadUrl(String),

@@ -12,6 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::backend::Backend;
 use crate::client;
 use crate::connection::{self, Spec};
 use crate::io_loop::{self, Command};
@@ -45,6 +46,9 @@ pub struct RepoConfig {
     /// How fast one accepted connection may send messages (`None`: no
     /// limit). Connections we dial are not limited.
     pub rate_limit: Option<RateLimit>,
+    /// Where documents live, if not in `store` (which then keeps only
+    /// settings such as the storage id): a relay's shared backend.
+    pub backend: Option<Arc<dyn Backend>>,
 }
 
 impl RepoConfig {
@@ -68,6 +72,7 @@ impl RepoConfig {
             outgoing_queue: 256,
             describe: Arc::new(|_| (String::new(), 0)),
             rate_limit: Some(RateLimit::default()),
+            backend: None,
         }
     }
 }
@@ -128,6 +133,8 @@ pub struct Repo {
     pub(crate) commands: mpsc::UnboundedSender<Command>,
     pub(crate) events: broadcast::Sender<RepoEvent>,
     pub(crate) store: Store,
+    /// Where the engine loads and stores documents.
+    pub(crate) backend: Arc<dyn Backend>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) tracker: TaskTracker,
     pub(crate) shutdown: CancellationToken,
@@ -192,11 +199,7 @@ impl Repo {
         if let Some(doc) = self.ask(|reply| Command::Get { id, reply }).await? {
             return Ok(Some(doc));
         }
-        let store = self.store.clone();
-        let loaded = tokio::task::spawn_blocking(move || store.load(&id.to_string()))
-            .await
-            .map_err(|_| Error::Stopped)??;
-        Ok(loaded.map(|mut d| d.document().clone()))
+        Ok(self.backend.load(id).await?)
     }
 
     /// The changes after `heads` of the document as held in memory; `None`
