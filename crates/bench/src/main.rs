@@ -15,6 +15,7 @@ mod builder;
 mod js;
 mod phases;
 mod procs;
+mod relay;
 mod report;
 mod stats;
 mod vocab;
@@ -87,6 +88,9 @@ impl Workdir {
 enum Scenario {
     /// `gapmap add` on canvases of 0, 200 and 2,000 notes vs automerge-repo 2.5 in node.
     Add(add::AddArgs),
+    /// The sync server under load: gapmap-relay vs the automerge-repo 2.5
+    /// reference server (throughput, latency, idle memory, scale).
+    Relay(relay::RelayArgs),
     /// Builds one benchmark canvas and writes it as `<DocId>.automerge`, for
     /// other tools or a look at what the scenarios load.
     Canvas(CanvasArgs),
@@ -144,6 +148,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.scenario {
         Scenario::Add(args) => add::run(args, &cli.common),
+        Scenario::Relay(args) => relay::run(args),
         Scenario::Canvas(args) => write_canvas(args),
         Scenario::AddPhases { home } => phases::add_once(home, add::AUTHOR).map(|laps| {
             let ms: Vec<f64> = laps.iter().map(|d| d.as_secs_f64() * 1e3).collect();

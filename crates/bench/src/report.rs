@@ -236,7 +236,7 @@ pub fn to_json(report: &AddReport) -> Value {
 }
 
 /// What the figures were measured on.
-fn machine() -> Value {
+pub fn machine() -> Value {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
