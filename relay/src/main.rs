@@ -3,9 +3,11 @@
 //!
 //! ```text
 //! gapmap-relay --listen ADDR --data DIR [--open | --tokens FILE] [--tls-cert F --tls-key F]
+//!              [--backend sled | redis://HOST:PORT]
 //! gapmap-relay token new
 //! ```
 
+mod redis_backend;
 mod tokens;
 
 use std::io::IsTerminal as _;
@@ -91,6 +93,23 @@ struct RunArgs {
     /// Close connections silent for this many seconds.
     #[arg(long, default_value_t = 600)]
     idle_timeout: u64,
+    /// Where documents live: `sled` (the relay's own store under --data) or
+    /// `redis://HOST:PORT[/DB]`, shared by several relays (docs/scaling.md).
+    #[arg(
+        long,
+        env = "GAPMAP_RELAY_BACKEND",
+        value_name = "URL",
+        default_value = "sled"
+    )]
+    backend: String,
+    /// With a Redis backend: compact a document's stream into a snapshot
+    /// once it holds this many entries.
+    #[arg(long, default_value_t = 500, value_name = "ENTRIES")]
+    redis_compact_after: u64,
+    /// With a Redis backend: milliseconds an entry stays in the stream
+    /// after a compaction covered it (for relays whose reader lags).
+    #[arg(long, default_value_t = 60_000, value_name = "MS")]
+    redis_grace_ms: u64,
     /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -156,8 +175,14 @@ fn run(args: RunArgs) -> Result<()> {
         bail!("--listen ADDR is required, e.g. gapmap-relay --listen 0.0.0.0:8080 --data /var/lib/gapmap-relay --tokens tokens.toml");
     };
     let Some(data) = args.data.clone() else {
-        bail!("--data DIR is required: the directory where the relay stores documents");
+        bail!("--data DIR is required: the directory where the relay stores documents (with --backend redis://…, only its own settings)");
     };
+    if args.backend != "sled" && !args.backend.starts_with("redis://") {
+        bail!(
+            "bad --backend {}: use sled (the default) or redis://HOST:PORT",
+            args.backend
+        );
+    }
     let token_auth = match (&args.tokens, args.open) {
         (Some(path), _) => {
             let tokens = Tokens::load(path)?;
@@ -203,6 +228,19 @@ async fn serve_relay(
     config.limits.max_documents_per_connection = args.max_docs_per_connection;
     config.limits.handshake_timeout_ms = args.handshake_timeout * 1000;
     config.limits.idle_timeout_ms = Some(args.idle_timeout * 1000);
+    let backend_stop = CancellationToken::new();
+    let _stop_backend = backend_stop.clone().drop_guard();
+    if args.backend.starts_with("redis://") {
+        let settings = redis_backend::Settings {
+            compact_after: args.redis_compact_after.max(1),
+            grace: Duration::from_millis(args.redis_grace_ms),
+            ..Default::default()
+        };
+        let backend = redis_backend::RedisBackend::connect(&args.backend, settings, backend_stop)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        config.backend = Some(Arc::new(backend));
+    }
     let repo = Repo::start(config);
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -40,7 +40,7 @@ mod repo;
 pub mod routes;
 pub mod server;
 
-pub use gapmap_proto::{Access, DocumentId, Limits, Notice};
+pub use gapmap_proto::{Access, DocumentId, Limits, Notice, Persist};
 pub use rate::RateLimit;
 pub use repo::{Describe, Progress, Reauth, Repo, RepoConfig, RepoEvent, SyncOutcome, SyncReport};
 
