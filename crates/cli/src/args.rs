@@ -211,7 +211,7 @@ pub enum Command {
     Clone {
         /// The canvas id or automerge: URL.
         id: String,
-        /// The relay or peer, e.g. ws://relay.example.org:8080 (or a remote's name).
+        /// The relay or peer, e.g. ws://relay.example.org:8080 (or a remote's name, or several comma-separated URLs).
         #[arg(long, value_name = "URL")]
         from: String,
         /// Bearer token for the remote.
@@ -220,7 +220,7 @@ pub enum Command {
     },
     /// Sync every local canvas with a remote (every remembered remote when none is named).
     Sync {
-        /// ws:// or wss:// URL, or the name of a remote.
+        /// ws:// or wss:// URL (several comma-separated: tried in order), or the name of a remote.
         url: Option<String>,
         /// Bearer token for the remote.
         #[arg(long, value_name = "T")]
@@ -272,12 +272,18 @@ pub enum Command {
 /// `gapmap remote …`
 #[derive(Debug, Subcommand, Serialize, Deserialize)]
 pub enum RemoteAction {
-    /// Remember a relay or peer under a name.
+    /// Remember a relay or peer under a name; several URLs name relays that
+    /// share one storage, tried in order (failover).
     Add {
         /// A short name, e.g. team.
         name: String,
-        /// ws:// or wss:// URL.
+        /// ws:// or wss:// URL (or several, comma-separated).
         url: String,
+        /// More URLs of the same remote, tried in order when the ones before
+        /// cannot be reached or drop the connection.
+        #[arg(value_name = "URL")]
+        #[serde(default)]
+        more: Vec<String>,
         /// Bearer token to send.
         #[arg(long, value_name = "T")]
         token: Option<String>,

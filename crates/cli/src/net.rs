@@ -26,9 +26,58 @@ use crate::owner;
 /// A remembered remote, stored as setting `remote:<name>`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Remote {
+    /// The first URL: the remote's name in `status` and sync records.
     url: String,
+    /// Further URLs of relays sharing the same storage, tried in order
+    /// after `url` (failover).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    more: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     token: Option<String>,
+}
+
+impl Remote {
+    fn urls(&self) -> Vec<String> {
+        std::iter::once(self.url.clone())
+            .chain(self.more.iter().cloned())
+            .collect()
+    }
+}
+
+/// One remote to talk to: its URLs in the order to try them (one, or
+/// several relays sharing a storage) and the token.
+pub(crate) struct Target {
+    pub urls: Vec<String>,
+    pub token: Option<String>,
+}
+
+impl Target {
+    /// The name syncs are recorded under (the first URL).
+    pub fn key(&self) -> &str {
+        &self.urls[0]
+    }
+
+    /// How to show it: the URLs, comma-separated.
+    pub fn shown(&self) -> String {
+        self.urls.join(",")
+    }
+}
+
+/// Every URL in `args`, each possibly a comma-separated list, checked.
+fn split_urls<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<Vec<String>> {
+    let mut urls = Vec::new();
+    for arg in args {
+        for url in arg.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+            check_url(url)?;
+            if !urls.iter().any(|u| u == url) {
+                urls.push(url.to_string());
+            }
+        }
+    }
+    if urls.is_empty() {
+        bail!("no URL given: a remote URL starts with ws:// or wss://");
+    }
+    Ok(urls)
 }
 
 const REMOTE_PREFIX: &str = "remote:";
@@ -56,18 +105,19 @@ fn check_url(url: &str) -> Result<()> {
     Ok(())
 }
 
-/// A URL or a remote's name, with the token to use.
-fn resolve_remote(
-    ctx: &Context,
-    url_or_name: &str,
-    token: Option<String>,
-) -> Result<(String, Option<String>)> {
+/// A URL (or comma-separated URLs) or a remote's name, with the token to use.
+fn resolve_remote(ctx: &Context, url_or_name: &str, token: Option<String>) -> Result<Target> {
     if url_or_name.contains("://") {
-        check_url(url_or_name)?;
-        return Ok((url_or_name.to_string(), token));
+        return Ok(Target {
+            urls: split_urls([url_or_name])?,
+            token,
+        });
     }
     match remotes(ctx)?.into_iter().find(|(name, _)| name == url_or_name) {
-        Some((_, remote)) => Ok((remote.url, token.or(remote.token))),
+        Some((_, remote)) => Ok(Target {
+            urls: remote.urls(),
+            token: token.or(remote.token),
+        }),
         None => bail!("unknown remote \"{url_or_name}\": give a ws:// URL or add it with `gapmap remote add {url_or_name} URL`"),
     }
 }
@@ -76,20 +126,34 @@ fn resolve_remote(
 pub fn remote(ctx: &Context, action: RemoteAction, json: bool, out: &mut dyn Write) -> Result<()> {
     let store = ctx.store.store();
     match action {
-        RemoteAction::Add { name, url, token } => {
+        RemoteAction::Add {
+            name,
+            url,
+            more,
+            token,
+        } => {
             if name.is_empty() || name.contains("://") || name.chars().any(char::is_whitespace) {
                 bail!("bad remote name \"{name}\": use a short word such as team");
             }
-            check_url(&url)?;
-            let remote = Remote { url, token };
+            let mut urls =
+                split_urls(std::iter::once(url.as_str()).chain(more.iter().map(String::as_str)))?;
+            let remote = Remote {
+                url: urls.remove(0),
+                more: urls,
+                token,
+            };
             store.set_setting(
                 &format!("{REMOTE_PREFIX}{name}"),
                 &serde_json::to_string(&remote)?,
             )?;
             if json {
-                writeln!(out, "{}", json!({ "name": name, "url": remote.url }))?;
+                let mut row = json!({ "name": name, "url": remote.url });
+                if !remote.more.is_empty() {
+                    row["urls"] = json!(remote.urls());
+                }
+                writeln!(out, "{row}")?;
             } else {
-                writeln!(out, "remote {name}: {}", remote.url)?;
+                writeln!(out, "remote {name}: {}", remote.urls().join(", "))?;
             }
         }
         RemoteAction::List => {
@@ -97,7 +161,7 @@ pub fn remote(ctx: &Context, action: RemoteAction, json: bool, out: &mut dyn Wri
             if json {
                 let rows: Vec<_> = all
                     .iter()
-                    .map(|(name, r)| json!({ "name": name, "url": r.url, "token": r.token.is_some() }))
+                    .map(|(name, r)| json!({ "name": name, "url": r.url, "urls": r.urls(), "token": r.token.is_some() }))
                     .collect();
                 writeln!(out, "{}", serde_json::Value::Array(rows))?;
             } else if all.is_empty() {
@@ -108,7 +172,7 @@ pub fn remote(ctx: &Context, action: RemoteAction, json: bool, out: &mut dyn Wri
             } else {
                 for (name, r) in all {
                     let token = if r.token.is_some() { "  (token)" } else { "" };
-                    writeln!(out, "{name}  {}{token}", r.url)?;
+                    writeln!(out, "{name}  {}{token}", r.urls().join(","))?;
                 }
             }
         }
@@ -172,17 +236,20 @@ pub fn clone(
 ) -> Result<()> {
     let canvas_id = DocId::parse(id.trim())?;
     let doc_id = DocumentId::parse(&canvas_id.to_string()).context("invalid canvas id")?;
-    let (url, token) = resolve_remote(ctx, from, token)?;
-    let report = with_repo(ctx, |repo| {
-        let (url, token) = (url.clone(), token.clone());
+    let target = resolve_remote(ctx, from, token)?;
+    let (_, report) = with_repo(ctx, |repo| {
+        let (urls, token) = (target.urls.clone(), target.token.clone());
         async move {
             Ok(repo
-                .sync_with(&url, token.as_deref(), Some(vec![doc_id]))
+                .sync_with_any(&urls, token.as_deref(), Some(vec![doc_id]), None)
                 .await?)
         }
     })?;
+    let url = target.shown();
     match report.documents.get(&doc_id.to_string()) {
-        Some(SyncOutcome::InSync(heads)) => record_synced(ctx, &url, &doc_id.to_string(), heads)?,
+        Some(SyncOutcome::InSync(heads)) => {
+            record_synced(ctx, target.key(), &doc_id.to_string(), heads)?
+        }
         _ => bail!("{url} does not have canvas {canvas_id}"),
     }
     let doc = ctx
@@ -224,7 +291,7 @@ pub fn sync(ctx: &Context, args: SyncArgs, json: bool, out: &mut dyn Write) -> R
         watch,
         lan,
     } = args;
-    let targets: Vec<(String, Option<String>)> = match target {
+    let targets: Vec<Target> = match target {
         Some(t) => vec![resolve_remote(ctx, &t, token)?],
         None if lan => {
             let me = live::peer_id(&ctx.store.store())?;
@@ -232,7 +299,13 @@ pub fn sync(ctx: &Context, args: SyncArgs, json: bool, out: &mut dyn Write) -> R
             if peers.is_empty() {
                 bail!("no gapmap peer announces itself on this network (start one with gapmap serve --listen 0.0.0.0:7788 --announce)");
             }
-            peers.into_iter().map(|p| (p.url, token.clone())).collect()
+            peers
+                .into_iter()
+                .map(|p| Target {
+                    urls: vec![p.url],
+                    token: token.clone(),
+                })
+                .collect()
         }
         None => {
             let all = remotes(ctx)?;
@@ -240,7 +313,10 @@ pub fn sync(ctx: &Context, args: SyncArgs, json: bool, out: &mut dyn Write) -> R
                 bail!("no remote to sync with: give a URL (gapmap sync ws://HOST:PORT) or add one with gapmap remote add NAME URL");
             }
             all.into_iter()
-                .map(|(_, r)| (r.url, token.clone().or(r.token)))
+                .map(|(_, r)| Target {
+                    urls: r.urls(),
+                    token: token.clone().or(r.token),
+                })
                 .collect()
         }
     };
@@ -248,22 +324,24 @@ pub fn sync(ctx: &Context, args: SyncArgs, json: bool, out: &mut dyn Write) -> R
         return watch_remotes(ctx, targets, out);
     }
     let mut rows = Vec::new();
-    for (url, token) in targets {
-        let report = with_repo(ctx, |repo| {
-            let (url, token) = (url.clone(), token.clone());
+    for target in targets {
+        let shown = target.shown();
+        let (url, report) = with_repo(ctx, |repo| {
+            let (urls, token) = (target.urls.clone(), target.token.clone());
+            let bar = progress_bar(&shown);
             async move {
                 Ok(repo
-                    .sync_with_progress(&url, token.as_deref(), None, progress_bar(&url))
+                    .sync_with_any(&urls, token.as_deref(), None, bar)
                     .await?)
             }
         })
-        .with_context(|| format!("sync with {url} failed"))?;
+        .with_context(|| format!("sync with {shown} failed"))?;
         let mut synced = 0;
         let mut refused = Vec::new();
         for (id, outcome) in &report.documents {
             match outcome {
                 SyncOutcome::InSync(heads) => {
-                    record_synced(ctx, &url, id, heads)?;
+                    record_synced(ctx, target.key(), id, heads)?;
                     synced += 1;
                 }
                 SyncOutcome::Unavailable => refused.push(id.as_str()),
@@ -383,11 +461,14 @@ pub(crate) fn sync_targets(
     ctx: &Context,
     given: &[String],
     token: Option<String>,
-) -> Result<Vec<(String, Option<String>)>> {
+) -> Result<Vec<Target>> {
     if given.is_empty() {
         return Ok(remotes(ctx)?
             .into_iter()
-            .map(|(_, r)| (r.url, token.clone().or(r.token)))
+            .map(|(_, r)| Target {
+                urls: r.urls(),
+                token: token.clone().or(r.token),
+            })
             .collect());
     }
     given
@@ -523,34 +604,35 @@ pub fn serve(
 }
 
 /// `gapmap sync --watch`
-fn watch_remotes(
-    ctx: &Context,
-    targets: Vec<(String, Option<String>)>,
-    out: &mut dyn Write,
-) -> Result<()> {
+fn watch_remotes(ctx: &Context, targets: Vec<Target>, out: &mut dyn Write) -> Result<()> {
     refuse_if_owned(ctx, "gapmap sync --watch")?;
     run_owner(ctx, |repo, stop| async move {
-        for (url, _) in &targets {
-            writeln!(out, "watching {url} (Ctrl-C to stop)")?;
+        for target in &targets {
+            writeln!(out, "watching {} (Ctrl-C to stop)", target.shown())?;
         }
         out.flush()?;
         let mut tasks = Vec::new();
-        for (url, token) in targets {
-            let (repo, stop) = (repo.clone(), stop.clone());
-            tasks.push(tokio::spawn(async move {
-                let shown = url.clone();
-                repo.stay_connected(
-                    url,
-                    token,
-                    stop,
-                    move |err| tracing::warn!(url = %shown, %err, "cannot connect; retrying"),
-                )
-                .await;
-            }));
+        for target in targets {
+            tasks.push(tokio::spawn(stay_connected(
+                repo.clone(),
+                target,
+                stop.clone(),
+            )));
         }
         for task in tasks {
             let _ = task.await;
         }
         Ok(())
     })
+}
+
+/// Keeps `target` connected until `stop` (failing over between its URLs).
+pub(crate) async fn stay_connected(repo: Repo, target: Target, stop: CancellationToken) {
+    repo.stay_connected_any(
+        target.urls,
+        target.token,
+        stop,
+        |err| tracing::warn!(%err, "cannot connect; retrying"),
+    )
+    .await;
 }

@@ -235,18 +235,8 @@ pub fn ui(ctx: &Context, args: UiArgs, json: bool, out: &mut dyn Write) -> Resul
             stop.clone(),
         ));
         tokio::spawn(presence_loop(board.clone(), stop.clone()));
-        for (url, token) in remotes {
-            let (repo, stop) = (repo.clone(), stop.clone());
-            tokio::spawn(async move {
-                let shown = url.clone();
-                repo.stay_connected(
-                    url,
-                    token,
-                    stop,
-                    move |err| tracing::warn!(url = %shown, %err, "cannot connect; retrying"),
-                )
-                .await;
-            });
+        for target in remotes {
+            tokio::spawn(net::stay_connected(repo.clone(), target, stop.clone()));
         }
         let url = format!("http://{addr}/");
         let _ = BOARD_URL.set(url.clone());

@@ -261,6 +261,118 @@ impl Repo {
         }
     }
 
+    /// [`Repo::stay_connected`] to one remote reachable at several URLs
+    /// (relays sharing one storage): connects to the first that answers,
+    /// and when a connection drops or a URL cannot be reached moves on to
+    /// the next one at once, round and round; it waits (exponential
+    /// backoff with jitter) only after every URL failed in a row.
+    pub async fn stay_connected_any(
+        &self,
+        urls: Vec<String>,
+        token: Option<String>,
+        stop: CancellationToken,
+        on_error: impl Fn(&Error) + Send,
+    ) {
+        if urls.is_empty() {
+            return;
+        }
+        let mut backoff = client::Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
+        let mut next = 0;
+        let mut failed_in_a_row = 0;
+        while !stop.is_cancelled() {
+            let url = urls[next % urls.len()].clone();
+            next = next.wrapping_add(1);
+            let attempt = async {
+                let socket = client::dial(
+                    &url,
+                    token.as_deref(),
+                    self.ws_config,
+                    Duration::from_secs(15),
+                )
+                .await?;
+                let ids = self.stored_ids()?;
+                Ok::<_, Error>((socket, ids))
+            };
+            let started = std::time::Instant::now();
+            match attempt.await {
+                Ok((socket, ids)) => {
+                    tracing::info!(%url, documents = ids.len(), "connected");
+                    let run = connection::run(self.clone(), socket, Spec::client(&url, ids, None));
+                    tokio::select! {
+                        _ = run => tracing::info!(%url, "disconnected"),
+                        _ = stop.cancelled() => return,
+                    }
+                    if started.elapsed() > Duration::from_secs(10) {
+                        backoff.reset();
+                    }
+                    // A relay that went away: the next one is tried at once.
+                    failed_in_a_row = 0;
+                    if urls.len() > 1 {
+                        continue;
+                    }
+                }
+                Err(err) => {
+                    on_error(&err);
+                    failed_in_a_row += 1;
+                    if failed_in_a_row < urls.len() {
+                        continue;
+                    }
+                    failed_in_a_row = 0;
+                }
+            }
+            let delay = backoff.next_delay(rand::random::<f64>());
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stop.cancelled() => return,
+            }
+        }
+    }
+
+    /// [`Repo::sync_with_progress`] with one remote reachable at several
+    /// URLs: tries them in order and moves on when one cannot be reached or
+    /// the connection ends before the sync finished (what was acknowledged
+    /// before is durable on the remote side, and the next URL syncs the
+    /// rest). Returns the URL that finished the sync, and its report; when
+    /// none did, an error naming what each said.
+    pub async fn sync_with_any(
+        &self,
+        urls: &[String],
+        token: Option<&str>,
+        ids: Option<Vec<DocumentId>>,
+        progress: Option<Progress>,
+    ) -> Result<(String, SyncReport), Error> {
+        let mut progress = progress;
+        let mut failures: Vec<Error> = Vec::new();
+        for url in urls {
+            match self
+                .sync_with_progress(url, token, ids.clone(), progress.take())
+                .await
+            {
+                Ok(report) => return Ok((url.clone(), report)),
+                Err(err @ (Error::Unreachable(_) | Error::Remote(_) | Error::Timeout(_)))
+                    if urls.len() > 1 =>
+                {
+                    tracing::info!(%url, %err, "sync failed; trying the remote's next URL");
+                    failures.push(err);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        match failures.len() {
+            0 => Err(Error::BadUrl("no URL to sync with".into())),
+            1 => Err(failures.remove(0)),
+            _ => Err(Error::Remote(format!(
+                "none of the remote's {} URLs finished the sync: {}",
+                failures.len(),
+                failures
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))),
+        }
+    }
+
     /// Makes a local change durable and tells every peer: `doc` holds the
     /// document with the change, `since` the heads it had before (what the
     /// peers may already know).
