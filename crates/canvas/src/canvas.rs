@@ -78,7 +78,10 @@ impl Canvas {
     /// Loads a canvas from a saved Automerge document, a run of changes or
     /// a bundle.
     pub fn load(bytes: &[u8]) -> Result<Canvas> {
-        let doc = AutoCommit::load(bytes).map_err(|e| CanvasError::Load(e.to_string()))?;
+        // Automerge panics on some malformed chunks; that is a bad file too.
+        let doc = gapmap_guard::catch(|| AutoCommit::load(bytes))
+            .map_err(|panic| CanvasError::Load(format!("malformed Automerge data ({panic})")))?
+            .map_err(|e| CanvasError::Load(e.to_string()))?;
         Canvas::from_doc(doc)
     }
 

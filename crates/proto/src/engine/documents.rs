@@ -266,14 +266,20 @@ impl Engine {
                 document_id: id,
             });
         }
-        if let Err(e) = doc.doc.receive_sync_message(&mut peer.sync, message) {
+        // Automerge panics on some malformed chunks; it parses every chunk
+        // of a message before applying any, so such a message changed nothing.
+        let received =
+            gapmap_guard::catch(|| doc.doc.receive_sync_message(&mut peer.sync, message))
+                .map_err(|panic| format!("malformed Automerge data ({panic})"))
+                .and_then(|r| r.map_err(|e| e.to_string()));
+        if let Err(reason) = received {
             // Changes that did apply before the error are valid; keep them.
             self.persist(id, out);
             return self.fail(
                 conn,
                 ProtocolError::InvalidSyncMessage {
                     document_id: id,
-                    reason: e.to_string(),
+                    reason,
                 },
                 out,
             );

@@ -639,6 +639,25 @@ fn invalid_frames_get_an_error_and_a_close() {
             |e| matches!(e, ProtocolError::InvalidSyncMessage { .. }),
         ),
         (
+            // A well-formed sync message whose one chunk makes Automerge 0.12
+            // panic (found by the canvas_load fuzz target).
+            Message::Sync {
+                sender_id: PeerId::from("alice"),
+                target_id: PeerId::from("relay"),
+                document_id: DocumentId::from_bytes([1; 16]),
+                data: {
+                    let chunk =
+                        include_bytes!("../../../../fuzz/regressions/canvas_load-6970efac.bin");
+                    let mut data = vec![0x42, 0, 0, 0, 1, 0x86, 0x01];
+                    assert_eq!(chunk.len(), 0x86);
+                    data.extend_from_slice(chunk);
+                    data
+                },
+            }
+            .encode(),
+            |e| matches!(e, ProtocolError::InvalidSyncMessage { reason, .. } if reason.contains("malformed")),
+        ),
+        (
             Message::Peer {
                 sender_id: PeerId::from("alice"),
                 target_id: PeerId::from("relay"),

@@ -129,6 +129,17 @@ fn bad_frames_close_only_their_connection() {
             "invalid sync message",
         ),
         (
+            // Automerge 0.12 panics on this chunk (found by fuzzing).
+            "a sync message whose change makes Automerge panic",
+            Box::new(|p| {
+                let chunk = include_bytes!("../../../../fuzz/regressions/canvas_load-6970efac.bin");
+                let mut data = vec![0x42, 0, 0, 0, 1, 0x86, 0x01];
+                data.extend_from_slice(chunk);
+                sync_frame(p, &Replica::random_id().to_string(), data)
+            }),
+            "malformed Automerge data",
+        ),
+        (
             "a second join",
             Box::new(|_| {
                 Frame::Binary(
