@@ -202,7 +202,14 @@ where
         let _ = sink.close().await;
     })
     .await;
-    if let Some(w) = watch {
+    if let Some(mut w) = watch {
+        // The loop may have closed us for a reason it announced in an
+        // event not read yet (an `error` from the remote): take it in.
+        if let Some(events) = events.as_mut() {
+            while let Ok(event) = events.try_recv() {
+                w.observe(&event);
+            }
+        }
         let status = status(&repo, conn, w.pending()).await;
         w.finish(close_reason, status);
     }
