@@ -66,7 +66,7 @@ mod tests {
             catch(|| -> u8 { panic!("bad chunk {n}") }),
             Err("bad chunk 7".into())
         );
-        let err: Result<u8, String> = catch(|| None::<u8>.unwrap());
+        let err: Result<u8, String> = catch(|| std::hint::black_box(None::<u8>).unwrap());
         assert!(err.unwrap_err().contains("None"));
     }
 
