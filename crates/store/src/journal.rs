@@ -212,6 +212,12 @@ impl Appender {
     }
 
     /// The generation in the file's header.
+    /// A second descriptor of the file, to fdatasync it without the
+    /// appender (and the lock that guards it).
+    pub(crate) fn file_handle(&self) -> io::Result<File> {
+        self.file.try_clone()
+    }
+
     pub(crate) fn generation(&self) -> u64 {
         self.generation
     }

@@ -207,7 +207,7 @@ impl Store {
             journal::encode(Kind::Chunk, &bytes, &mut records);
         }
         journal::encode(Kind::Meta, &meta_json, &mut records);
-        let pos = self.append_doc_journal(&mut w, id, &records)?;
+        let (pos, pending_sync) = self.append_doc_journal(&mut w, id, &records)?;
 
         let mut heads = doc.get_heads();
         heads.extend(not_in_doc);
@@ -225,7 +225,9 @@ impl Store {
                 &bytes[..],
             ));
         }
-        self.commit_doc(id, &[], &inserts, &new_state, &meta_json)
+        self.write_doc(id, &[], &inserts, &new_state, &meta_json)?;
+        drop(w);
+        self.make_durable(pending_sync)
     }
 
     pub(crate) fn write_lock(&self) -> RwLockWriteGuard<'_, Writer> {
@@ -302,7 +304,7 @@ impl Store {
             journal::encode(Kind::Chunk, changes, &mut records);
         }
         journal::encode(Kind::Meta, &meta_json, &mut records);
-        let pos = self.append_doc_journal(&mut w, id, &records)?;
+        let (pos, pending_sync) = self.append_doc_journal(&mut w, id, &records)?;
         let mut new_state = DocState {
             heads: heads.iter().map(ToString::to_string).collect(),
             journal: Some(pos),
@@ -317,7 +319,25 @@ impl Store {
                 changes,
             ));
         }
-        self.commit_doc(id, &[], &inserts, &new_state, &meta_json)
+        self.write_doc(id, &[], &inserts, &new_state, &meta_json)?;
+        drop(w);
+        self.make_durable(pending_sync)
+    }
+
+    /// The end of a save, after the write lock is released: the journal's
+    /// fdatasync (with [`Durability::PowerLoss`]), then sled's flush. Outside
+    /// the lock, saves of different documents made at the same time share
+    /// their flushes (group commit) instead of queueing one pair of flushes
+    /// each behind the lock: the relay's throughput was bounded by exactly
+    /// that queue (docs/benchmarks.md). A power cut between the sled
+    /// transaction and the journal's sync can leave sled ahead of the
+    /// journal; opening the store then rolls forward from sled's copy plus
+    /// the journal, losing nothing, and the save had not returned.
+    fn make_durable(&self, pending_sync: Option<PendingSync>) -> Result<()> {
+        if let Some(pending) = pending_sync {
+            pending.sync()?;
+        }
+        self.flush()
     }
 
     /// Keys and bytes of a document's snapshot and chunks, snapshot first.
@@ -448,6 +468,19 @@ impl Store {
         state: &DocState,
         meta_json: &[u8],
     ) -> Result<()> {
+        self.write_doc(id, removes, inserts, state, meta_json)?;
+        self.flush()
+    }
+
+    /// One sled transaction over `docs` and `index`, not yet flushed.
+    fn write_doc(
+        &self,
+        id: &str,
+        removes: &[IVec],
+        inserts: &[(Vec<u8>, &[u8])],
+        state: &DocState,
+        meta_json: &[u8],
+    ) -> Result<()> {
         let state_json = serde_json::to_vec(state).expect("DocState serializes");
         let state_key = layout::state_key(id);
         let i = &self.inner;
@@ -464,15 +497,24 @@ impl Store {
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
             .map_err(tx_err)?;
-        self.flush()
+        Ok(())
     }
 
     /// Appends to a document's journal, creating it from what sled holds when
     /// it does not exist yet.
-    fn append_doc_journal(&self, w: &mut Writer, id: &str, records: &[u8]) -> Result<JournalPos> {
-        self.append_journal(w, &Store::doc_journal_name(id), records, |store| {
-            store.doc_records(id)
-        })
+    fn append_doc_journal(
+        &self,
+        w: &mut Writer,
+        id: &str,
+        records: &[u8],
+    ) -> Result<(JournalPos, Option<PendingSync>)> {
+        self.append_journal_with(
+            w,
+            &Store::doc_journal_name(id),
+            records,
+            |store| store.doc_records(id),
+            true,
+        )
     }
 
     /// Everything sled holds for a document, as journal records.
@@ -498,6 +540,21 @@ impl Store {
         records: &[u8],
         existing: impl FnOnce(&Store) -> Result<Vec<u8>>,
     ) -> Result<JournalPos> {
+        let (pos, _) = self.append_journal_with(w, name, records, existing, false)?;
+        Ok(pos)
+    }
+
+    /// [`Store::append_journal`]; with `defer_sync` the records are written
+    /// but not fdatasync'ed, and the caller gets the file to sync itself
+    /// once it has let go of the write lock (see [`PendingSync`]).
+    fn append_journal_with(
+        &self,
+        w: &mut Writer,
+        name: &str,
+        records: &[u8],
+        existing: impl FnOnce(&Store) -> Result<Vec<u8>>,
+        defer_sync: bool,
+    ) -> Result<(JournalPos, Option<PendingSync>)> {
         let path = self.journal_path(name);
         if !w.journals.contains_key(name) {
             let appender = match Appender::open(&path) {
@@ -520,14 +577,46 @@ impl Store {
         }
         let sync = self.inner.opts.durability == Durability::PowerLoss;
         let appender = w.journals.get_mut(name).expect("inserted above");
-        if let Err(e) = appender.append(records, sync) {
+        if let Err(e) = appender.append(records, sync && !defer_sync) {
             w.journals.remove(name);
-            return Err(file_err("append to", path)(e));
+            return Err(file_err("append to", &path)(e));
         }
-        Ok(JournalPos {
-            generation: appender.generation(),
-            len: appender.len(),
-        })
+        let pending = if sync && defer_sync {
+            match appender.file_handle() {
+                Ok(file) => Some(PendingSync { file, path }),
+                Err(e) => {
+                    w.journals.remove(name);
+                    return Err(file_err("sync", &path)(e));
+                }
+            }
+        } else {
+            None
+        };
+        Ok((
+            JournalPos {
+                generation: appender.generation(),
+                len: appender.len(),
+            },
+            pending,
+        ))
+    }
+}
+
+/// A journal append whose fdatasync was put off until the write lock is
+/// released, so that saves of different documents made at the same time
+/// wait on their disk flushes together (the file system commits them in one
+/// go) instead of one after the other behind the lock. The save returns
+/// only after [`PendingSync::sync`], so it is still durable when it returns.
+pub(crate) struct PendingSync {
+    /// A second descriptor of the journal file.
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl PendingSync {
+    /// fdatasyncs the journal.
+    pub(crate) fn sync(self) -> Result<()> {
+        self.file.sync_data().map_err(file_err("sync", &self.path))
     }
 }
 
