@@ -23,7 +23,7 @@ use crate::{phases, procs, report, Common};
 /// The author of the benchmark's notes.
 pub const AUTHOR: &str = "bench";
 /// The note every timed run adds.
-const TEXT: &str = "Owner re-types supplier invoices into a spreadsheet every Friday night";
+pub const TEXT: &str = "Owner re-types supplier invoices into a spreadsheet every Friday night";
 /// The JS marks, in order; each phase is the interval ending at its mark.
 pub const JS_MARKS: [&str; 6] = ["boot", "imports", "repo", "find", "change", "flush"];
 
@@ -131,20 +131,20 @@ pub struct SizeReport {
 }
 
 /// One canvas size, built and imported, ready for timed runs.
-struct Prepared {
-    report: SizeReport,
+pub(crate) struct Prepared {
+    pub(crate) report: SizeReport,
     /// The saved document.
-    bytes: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
     /// A store holding the canvas as current, the author's actor known.
-    gapmap_template: PathBuf,
+    pub(crate) gapmap_template: PathBuf,
     /// Where a run's copy of that store goes.
-    gapmap_run: PathBuf,
+    pub(crate) gapmap_run: PathBuf,
     /// Where the phase replay's copy goes.
-    phases_run: PathBuf,
+    pub(crate) phases_run: PathBuf,
     /// automerge-repo storage holding the canvas, and its URL.
-    js_template: Option<(PathBuf, String)>,
+    pub(crate) js_template: Option<(PathBuf, String)>,
     /// Where a run's copy of that storage goes.
-    js_run: PathBuf,
+    pub(crate) js_run: PathBuf,
 }
 
 /// Runs the scenario and prints the report.
@@ -256,7 +256,7 @@ pub fn run(args: &AddArgs, common: &Common) -> Result<()> {
 
 /// Builds the canvas of `plan`, writes it as `<DocId>.automerge`, imports it
 /// into a fresh gapmap store and a fresh automerge-repo storage.
-fn prepare(work: &Path, gapmap: &Path, js: Option<&Js>, plan: Plan) -> Result<Prepared> {
+pub(crate) fn prepare(work: &Path, gapmap: &Path, js: Option<&Js>, plan: Plan) -> Result<Prepared> {
     let dir = work.join(format!("notes-{}", plan.notes));
     std::fs::create_dir_all(&dir)?;
     let started = Instant::now();
@@ -337,7 +337,7 @@ fn prepare(work: &Path, gapmap: &Path, js: Option<&Js>, plan: Plan) -> Result<Pr
     })
 }
 
-fn time_gapmap(gapmap: &Path, size: &mut Prepared, record: bool) -> Result<()> {
+pub(crate) fn time_gapmap(gapmap: &Path, size: &mut Prepared, record: bool) -> Result<()> {
     procs::copy_tree(&size.gapmap_template, &size.gapmap_run)?;
     let run = procs::run(
         gapmap,
@@ -401,7 +401,7 @@ fn time_phases(myself: &Path, size: &mut Prepared, record: bool) -> Result<()> {
     Ok(())
 }
 
-fn time_js(js: &Js, size: &mut Prepared, record: bool) -> Result<()> {
+pub(crate) fn time_js(js: &Js, size: &mut Prepared, record: bool) -> Result<()> {
     let Some((template, url)) = &size.js_template else {
         return Ok(());
     };

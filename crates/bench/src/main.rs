@@ -12,6 +12,7 @@
 
 mod add;
 mod builder;
+mod client;
 mod js;
 mod phases;
 mod procs;
@@ -91,6 +92,9 @@ enum Scenario {
     /// The sync server under load: gapmap-relay vs the automerge-repo 2.5
     /// reference server (throughput, latency, idle memory, scale).
     Relay(relay::RelayArgs),
+    /// The client side: `gapmap add` routed through an owner process, the
+    /// first clone's bytes on the wire, catch-up after offline edits.
+    Client(client::ClientArgs),
     /// Builds one benchmark canvas and writes it as `<DocId>.automerge`, for
     /// other tools or a look at what the scenarios load.
     Canvas(CanvasArgs),
@@ -149,6 +153,7 @@ fn main() -> ExitCode {
     let result = match &cli.scenario {
         Scenario::Add(args) => add::run(args, &cli.common),
         Scenario::Relay(args) => relay::run(args),
+        Scenario::Client(args) => client::run(args, &cli.common),
         Scenario::Canvas(args) => write_canvas(args),
         Scenario::AddPhases { home } => phases::add_once(home, add::AUTHOR).map(|laps| {
             let ms: Vec<f64> = laps.iter().map(|d| d.as_secs_f64() * 1e3).collect();

@@ -16,7 +16,7 @@
 //! machine with the server, equally for both servers.
 
 mod report;
-mod servers;
+pub(crate) mod servers;
 mod swarm;
 
 use std::path::PathBuf;
