@@ -113,8 +113,6 @@ struct Follow {
     pos: EntryId,
     seen: HashSet<ChangeHash>,
     seen_order: VecDeque<ChangeHash>,
-    /// Entries appended since the stream's length was last looked at.
-    appended: u32,
 }
 
 impl Follow {
@@ -144,6 +142,8 @@ struct Inner {
     me: String,
     settings: Settings,
     follows: Mutex<HashMap<DocumentId, Follow>>,
+    /// Documents this instance is compacting now (one task each).
+    compacting: Mutex<HashSet<DocumentId>>,
     /// The reader connection's client id, to unblock it when a document is
     /// added (`CLIENT UNBLOCK`); 0 when none.
     reader_id: AtomicI64,
@@ -188,6 +188,7 @@ impl RedisBackend {
                 me,
                 settings,
                 follows: Mutex::new(HashMap::new()),
+                compacting: Mutex::new(HashSet::new()),
                 reader_id: AtomicI64::new(0),
                 added: tokio::sync::Notify::new(),
                 feed: OnceLock::new(),
@@ -257,6 +258,10 @@ impl Inner {
         self.follows.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn compacting(&self) -> std::sync::MutexGuard<'_, HashSet<DocumentId>> {
+        self.compacting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Reads snapshot + stream of `id` in one transaction: the document
     /// (if Redis has any of it) and the last stream id read.
     async fn read(&self, id: &DocumentId) -> Result<(Option<Automerge>, EntryId), BackendError> {
@@ -319,21 +324,10 @@ impl Inner {
         Ok((Some(doc), pos))
     }
 
-    /// Compacts the stream of `id` if it is long and no other instance is
-    /// at it.
+    /// Compacts the stream of `id` (found long) unless another instance
+    /// holds the lease.
     async fn maybe_compact(self: Arc<Self>, id: DocumentId) {
         let mut conn = self.conn.clone();
-        let len: u64 = match redis::cmd("XLEN")
-            .arg(log_key(&id))
-            .query_async(&mut conn)
-            .await
-        {
-            Ok(len) => len,
-            Err(_) => return,
-        };
-        if len < self.settings.compact_after {
-            return;
-        }
         let lease_ms = self.settings.lease.as_millis() as u64;
         let got: Option<String> = redis::cmd("SET")
             .arg(lease_key(&id))
@@ -576,34 +570,27 @@ impl Backend for RedisBackend {
                 return Ok(());
             }
             let mut conn = inner.conn.clone();
-            let _entry: String = redis::cmd("XADD")
+            // XLEN rides along (O(1)) to tell when to compact.
+            let (_entry, len): (String, u64) = redis::pipe()
+                .cmd("XADD")
                 .arg(log_key(&id))
                 .arg("*")
                 .arg("c")
                 .arg(changes)
                 .arg("o")
                 .arg(&inner.me)
+                .cmd("XLEN")
+                .arg(log_key(&id))
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| inner.fail(&id, e))?;
             inner.set_up(true, None);
-            let check = {
-                let mut follows = inner.follows();
-                match follows.get_mut(&id) {
-                    Some(follow) => {
-                        follow.appended += 1;
-                        if follow.appended >= 32 {
-                            follow.appended = 0;
-                            true
-                        } else {
-                            false
-                        }
-                    }
-                    None => false,
-                }
-            };
-            if check {
-                tokio::spawn(inner.clone().maybe_compact(id));
+            if len >= inner.settings.compact_after && inner.compacting().insert(id) {
+                let inner = inner.clone();
+                tokio::spawn(async move {
+                    inner.clone().maybe_compact(id).await;
+                    inner.compacting().remove(&id);
+                });
             }
             Ok(())
         })

@@ -255,6 +255,30 @@ impl Loop {
         }
     }
 
+    /// Whether the peer on `conn`, which its token lets write, holds heads
+    /// of a document that we lack — changes it would send us, were it not
+    /// read-only now. (Automerge tells a peer that our side is read-only,
+    /// and the peer then does not send its changes at all: this is how we
+    /// know it has some.)
+    fn has_changes_to_write(&self, conn: ConnId) -> bool {
+        use automerge::ReadDoc as _;
+        let Some(c) = self.conns.get(&conn) else {
+            return false;
+        };
+        self.engine.documents_of(conn).any(|id| {
+            if !c.granted.may_write(&id) {
+                return false;
+            }
+            let Some(theirs) = self.engine.sync_status(conn, &id).and_then(|s| s.theirs) else {
+                return false;
+            };
+            let doc = self.engine.document(&id);
+            theirs
+                .iter()
+                .any(|h| doc.is_none_or(|d| d.get_change_by_hash(h).is_none()))
+        })
+    }
+
     /// The access the engine gives a connection: read-only while the
     /// storage is down.
     fn effective(&self, granted: &Access) -> Access {
@@ -327,6 +351,10 @@ impl Loop {
             Command::Frame { conn, data, at } => {
                 self.metrics.message_in(data.len());
                 self.event(Event::Frame { conn, data }, Some(at));
+                if self.storage_down.is_some() && self.has_changes_to_write(conn) {
+                    self.metrics.refused(Refusal::StorageUnavailable);
+                    self.refuse_for_storage(conn);
+                }
             }
             Command::Closed { conn } => {
                 if self.conns.remove(&conn).is_some() || self.engine.peer(conn).is_some() {
@@ -543,10 +571,11 @@ impl Loop {
             ) {
                 self.metrics.refused(Refusal::Timeout);
             }
-            // Dropping the sender lets the writer send what is queued (the
-            // error message) and then close the socket.
-            self.conns.remove(&conn);
+            // The event first: a one-shot sync reads it once its socket
+            // closes. Dropping the sender lets the writer send what is
+            // queued (the error message) and then close the socket.
             let _ = self.events.send(RepoEvent::Closed(conn, Some(reason)));
+            self.conns.remove(&conn);
         }
         let mut storage_refused = Vec::new();
         for notice in output.notices {
@@ -601,8 +630,19 @@ impl Loop {
         let error = gapmap_proto::Message::Error {
             message: STORAGE_DOWN.into(),
         };
-        // Dropping the sender lets the writer send this and then close.
         let _ = c.outgoing.try_send(error.encode());
+        // Dropping the sender makes the writer send what is queued and
+        // close. A moment later, not at once: the peer is to read the error
+        // and close itself, so that it reports the message rather than a
+        // connection that merely ended.
+        let (outgoing, shutdown) = (c.outgoing, self.shutdown.clone());
+        self.tracker.spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.cancelled() => {}
+            }
+            drop(outgoing);
+        });
         let output = self
             .engine
             .handle(self.now(), Event::ConnectionClosed { conn });

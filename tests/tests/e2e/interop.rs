@@ -23,7 +23,7 @@ use crate::util::{self, texts, Store};
 /// How long one JavaScript client may take before it gives up by itself.
 const JS_TIMEOUT_MS: u64 = 20_000;
 /// How long any one process may take before the test kills it and fails.
-const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 /// How long a server may take to accept connections.
 const STARTUP: Duration = Duration::from_secs(15);
 
@@ -83,7 +83,7 @@ fn prepare_node() -> Result<bool, String> {
 
 /// A child process, killed when dropped; its stdout arrives line by line,
 /// its stderr is kept for failure messages.
-struct Proc {
+pub(crate) struct Proc {
     name: String,
     child: Child,
     lines: mpsc::Receiver<String>,
@@ -91,15 +91,15 @@ struct Proc {
 }
 
 /// How a process ended.
-struct Done {
-    code: i32,
-    stdout: Vec<String>,
-    stderr: String,
+pub(crate) struct Done {
+    pub(crate) code: i32,
+    pub(crate) stdout: Vec<String>,
+    pub(crate) stderr: String,
 }
 
 impl Done {
     /// Every stdout line, as JSON.
-    fn json(&self) -> Vec<Value> {
+    pub(crate) fn json(&self) -> Vec<Value> {
         self.stdout
             .iter()
             .map(|l| {
@@ -152,7 +152,7 @@ impl Proc {
     }
 
     /// The next stdout line, as JSON; fails the test after `within`.
-    fn next_json(&mut self, within: Duration) -> Value {
+    pub(crate) fn next_json(&mut self, within: Duration) -> Value {
         match self.lines.recv_timeout(within) {
             Ok(line) => serde_json::from_str(&line)
                 .unwrap_or_else(|e| panic!("{}: not a JSON line ({e}): {line}", self.name)),
@@ -169,7 +169,7 @@ impl Proc {
 
     /// Waits for the process to exit (killing it after `within`) and
     /// collects what it printed.
-    fn finish(mut self, within: Duration) -> Done {
+    pub(crate) fn finish(mut self, within: Duration) -> Done {
         let deadline = Instant::now() + within;
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -328,7 +328,7 @@ fn js_server(data: &Path) -> (Proc, String) {
 }
 
 /// Starts `node client.mjs ARGS`.
-fn js_spawn(args: &[&str]) -> Proc {
+pub(crate) fn js_spawn(args: &[&str]) -> Proc {
     let mut cmd = Command::new("node");
     cmd.current_dir(js_dir())
         .env("GAPMAP_JS_TIMEOUT_MS", JS_TIMEOUT_MS.to_string())
@@ -339,7 +339,7 @@ fn js_spawn(args: &[&str]) -> Proc {
 }
 
 /// Runs `node client.mjs ARGS` and insists it succeeds; its last JSON line.
-fn js(args: &[&str]) -> Value {
+pub(crate) fn js(args: &[&str]) -> Value {
     let done = js_spawn(args).finish(WAIT);
     assert_eq!(
         done.code, 0,
@@ -352,7 +352,7 @@ fn js(args: &[&str]) -> Value {
 }
 
 /// The texts of every note of a document as a JS client printed it.
-fn js_note_texts(doc: &Value, section: &str) -> Vec<String> {
+pub(crate) fn js_note_texts(doc: &Value, section: &str) -> Vec<String> {
     let mut notes: Vec<(String, String)> = doc["notes"]
         .as_object()
         .unwrap_or_else(|| panic!("no notes in {doc}"))

@@ -13,5 +13,6 @@ mod interop;
 mod netcut;
 mod relay;
 mod research;
+mod scaleout;
 mod sync;
 mod util;
