@@ -479,3 +479,84 @@ fn js_clients_on_different_relays_see_each_others_edits() {
     assert_eq!(ana.ok(&["clone", id, "--from", &urls[1]]), id);
     assert_eq!(texts(&ana.show(), "gain"), ["added through relay 3"]);
 }
+
+/// A loopback URL nobody listens on.
+fn dead_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    format!("ws://127.0.0.1:{port}")
+}
+
+#[test]
+fn a_remote_with_several_urls_fails_over_to_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path(), &["--open"]);
+    let (dead, live) = (dead_url(), ws(&relay));
+    let ana = Store::new("ana");
+    let id = ana.json(&["new", "Failover"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ana.ok(&["add", "now", "through the second URL"]);
+    // `remote add NAME URL [URL…]`: DESIGN's form with more URLs after it.
+    ana.ok(&["remote", "add", "team", &dead, &live]);
+    let listed = ana.json(&["remote", "list"]);
+    assert_eq!(listed[0]["url"], dead.as_str());
+    assert_eq!(listed[0]["urls"], serde_json::json!([dead, live]));
+    assert_eq!(
+        ana.ok(&["sync", "team"]),
+        format!("{live}: 1 canvas(es) in sync")
+    );
+    // A comma list works wherever a URL goes.
+    let ben = Store::new("ben");
+    assert_eq!(
+        ben.ok(&["clone", &id, "--from", &format!("{dead},{live}")]),
+        id
+    );
+    assert_eq!(texts(&ben.show(), "now"), ["through the second URL"]);
+    // None answering: one line naming what each said.
+    let other = dead_url();
+    let line = ana.fails(&["sync", &format!("{dead},{other}")]);
+    assert!(
+        line.contains(&dead)
+            && line.contains(&other)
+            && line.contains("none of the remote's 2 URLs"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_relay_without_its_redis_stops_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |backend: &str| {
+        std::process::Command::new(crate::util::bin("gapmap-relay"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--open",
+                "--backend",
+                backend,
+                "--data",
+            ])
+            .arg(dir.path().join("data"))
+            .output()
+            .expect("run gapmap-relay")
+    };
+    let dead = dead_url().replace("ws://", "redis://");
+    for (backend, says) in [
+        (dead.as_str(), "cannot reach Redis at"),
+        ("mysql://localhost", "bad --backend mysql://localhost"),
+    ] {
+        let out = run(backend);
+        assert_eq!(out.status.code(), Some(1), "{backend}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("gapmap-relay:"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(lines[0].contains(says), "{stderr}");
+    }
+}
