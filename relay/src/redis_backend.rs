@@ -420,12 +420,25 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 "#;
 
+/// Whether Redis cannot take writes now (down, cut off, or refusing them
+/// for a while: out of memory, a replica, loading its file…), as opposed to
+/// refusing this one command.
 fn is_unreachable(err: &RedisError) -> bool {
+    const PASSING: [&str; 8] = [
+        "LOADING",
+        "OOM",
+        "READONLY",
+        "MASTERDOWN",
+        "BUSY",
+        "NOREPLICAS",
+        "TRYAGAIN",
+        "CLUSTERDOWN",
+    ];
     err.is_io_error()
         || err.is_timeout()
         || err.is_connection_dropped()
         || err.is_connection_refusal()
-        || err.to_string().contains("LOADING")
+        || err.code().is_some_and(|code| PASSING.contains(&code))
 }
 
 fn bytes_of(value: &Value) -> Option<Vec<u8>> {
@@ -519,6 +532,11 @@ fn split_changes(bytes: &[u8]) -> Option<Vec<(ChangeHash, &[u8])>> {
 }
 
 impl Backend for RedisBackend {
+    fn read(&self, id: DocumentId) -> BoxFuture<Result<Option<Automerge>, BackendError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move { Ok(inner.read(&id).await?.0) })
+    }
+
     fn load(&self, id: DocumentId) -> BoxFuture<Result<Option<Automerge>, BackendError>> {
         let inner = self.inner.clone();
         Box::pin(async move {

@@ -73,6 +73,12 @@ pub trait Backend: Send + Sync + 'static {
     /// other instances (see [`Feed::changes`]) until [`Backend::release`].
     fn load(&self, id: DocumentId) -> BoxFuture<Result<Option<Automerge>, BackendError>>;
 
+    /// Reads document `id` for the application, without following it (a
+    /// one-off read of a document the engine does not hold).
+    fn read(&self, id: DocumentId) -> BoxFuture<Result<Option<Automerge>, BackendError>> {
+        self.load(id)
+    }
+
     /// Makes `persist.changes` durable (they may repeat changes the storage
     /// has). The engine advertises `persist.heads` only once this returned
     /// `Ok`. `meta` is the document's index entry.

@@ -199,7 +199,7 @@ impl Repo {
         if let Some(doc) = self.ask(|reply| Command::Get { id, reply }).await? {
             return Ok(Some(doc));
         }
-        Ok(self.backend.load(id).await?)
+        Ok(self.backend.read(id).await?)
     }
 
     /// The changes after `heads` of the document as held in memory; `None`
