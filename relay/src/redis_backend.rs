@@ -165,7 +165,12 @@ impl RedisBackend {
         settings: Settings,
         stop: CancellationToken,
     ) -> Result<RedisBackend, String> {
-        let client = Client::open(url).map_err(|e| format!("bad --backend URL {url}: {e}"))?;
+        let client = Client::open(url).map_err(|e| {
+            let url = redacted(url);
+            format!("bad --backend URL {url}: {e}")
+        })?;
+        let url = redacted(url);
+        let url = url.as_str();
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(Duration::from_secs(5)))
@@ -178,7 +183,7 @@ impl RedisBackend {
             .query_async(&mut conn)
             .await
             .map_err(|e| format!("Redis at {url} does not answer PING: {e}"))?;
-        tracing::info!(%url, %pong, "connected to Redis");
+        tracing::info!(url, %pong, "connected to Redis");
         warn_about_persistence(&mut conn).await;
         let me = format!("relay-{}", hex::encode(rand::random::<[u8; 6]>()));
         Ok(RedisBackend {
@@ -197,6 +202,16 @@ impl RedisBackend {
                 stop,
             }),
         })
+    }
+}
+
+/// `url` with any password replaced by `***`, for messages and logs.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -839,6 +854,16 @@ mod tests {
         assert_eq!(a.next().text(), "1700000000000-4");
         assert_eq!(EntryId::parse("nonsense"), None);
         assert_eq!(EntryId::parse("1-x"), None);
+    }
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redacted("redis://:s3cret@10.0.0.5:6379/2"),
+            "redis://***@10.0.0.5:6379/2"
+        );
+        assert_eq!(redacted("redis://user:pw@host:1"), "redis://***@host:1");
+        assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
     }
 
     #[test]
