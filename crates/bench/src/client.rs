@@ -365,6 +365,7 @@ fn clone_and_catch_up(
         &Launch {
             relay: relay.to_path_buf(),
             js: None,
+            data_root: None,
         },
     )?;
     let result = (|| -> Result<Value> {

@@ -46,6 +46,13 @@ pub struct RelayArgs {
     /// [default: 20, --quick: 1.5].
     #[arg(long, value_name = "SECONDS")]
     pub seconds: Option<f64>,
+    /// Edits per second of the scale scenario [default: 1000, --quick: 200].
+    #[arg(long, value_name = "N")]
+    pub scale_rate: Option<f64>,
+    /// Documents of the scale scenario, 4 connections each
+    /// [default: 2500, --quick: 100].
+    #[arg(long, value_name = "N")]
+    pub scale_docs: Option<usize>,
     /// Leave out the JavaScript reference server.
     #[arg(long)]
     pub no_js: bool,
@@ -54,6 +61,11 @@ pub struct RelayArgs {
     /// Memory is then not measured.
     #[arg(long = "relay-url", value_name = "URL")]
     pub relay_urls: Vec<String>,
+    /// Where both servers keep their data [default: the temporary
+    /// directory]. Both get the same file system: gapmap-relay fsyncs every
+    /// change before it forwards it, the reference server never fsyncs.
+    #[arg(long, value_name = "DIR")]
+    pub server_data: Option<PathBuf>,
     /// The gapmap-relay binary [default: beside this program].
     #[arg(long, value_name = "PATH", env = "GAPMAP_BENCH_RELAY")]
     pub relay: Option<PathBuf>,
@@ -101,9 +113,9 @@ impl Plan {
             idle_docs: if q { 20 } else { 500 },
             idle_clients: 10,
             idle_settle: Duration::from_millis(if q { 500 } else { 3_000 }),
-            scale_docs: if q { 100 } else { 2_500 },
+            scale_docs: args.scale_docs.unwrap_or(if q { 100 } else { 2_500 }),
             scale_clients: 4,
-            scale_rate: if q { 200.0 } else { 1_000.0 },
+            scale_rate: args.scale_rate.unwrap_or(if q { 200.0 } else { 1_000.0 }),
         }
     }
 
@@ -170,8 +182,16 @@ fn measure(args: &RelayArgs) -> Result<RelayReport> {
         }
         Some((node, dir))
     };
-    let versions = versions(&relay, js.as_ref());
-    let launch = Launch { relay, js };
+    let mut versions = versions(&relay, js.as_ref());
+    versions["server_data"] = json!(args.server_data.as_ref().map_or_else(
+        || std::env::temp_dir().display().to_string(),
+        |d| d.display().to_string()
+    ));
+    let launch = Launch {
+        relay,
+        js,
+        data_root: args.server_data.clone(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -37,6 +37,9 @@ pub struct Launch {
     pub relay: PathBuf,
     /// node and the tests/js directory, when the reference side runs.
     pub js: Option<(PathBuf, PathBuf)>,
+    /// Where the servers' data directories go [default: the system's
+    /// temporary directory].
+    pub data_root: Option<PathBuf>,
 }
 
 /// A running server.
@@ -54,10 +57,16 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 impl Server {
     /// Starts `kind` on a free loopback port with an empty data directory.
     pub fn start(kind: Kind, launch: &Launch) -> Result<Server> {
-        let data = tempfile::Builder::new()
-            .prefix("gapmap-bench-server-")
-            .tempdir()
-            .context("cannot create a data directory")?;
+        let builder = {
+            let mut b = tempfile::Builder::new();
+            b.prefix("gapmap-bench-server-");
+            b
+        };
+        let data = match &launch.data_root {
+            Some(root) => builder.tempdir_in(root),
+            None => builder.tempdir(),
+        }
+        .context("cannot create a data directory")?;
         let (mut cmd, from_stderr) = match kind {
             Kind::Gapmap => {
                 let mut cmd = Command::new(&launch.relay);
