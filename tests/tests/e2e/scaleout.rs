@@ -344,6 +344,11 @@ fn a_redis_restart_loses_no_acknowledged_change() {
     let (one, two) = (ws(&relays[0]), ws(&relays[1]));
     let ana = Store::new("ana");
     let id = new_canvas(&ana, "Restart", &one);
+    // Dan stays connected through relay 2 across the restart: its reader
+    // must find Redis again and pass on what relay 1 accepts after it.
+    let dan = Store::new("dan");
+    assert_eq!(dan.ok(&["clone", &id, "--from", &two]), id);
+    let _watch = Watch::start(&dan, &two);
     let mut acked = Vec::new();
     // Acknowledged writes before the crash…
     for i in 0..15 {
@@ -371,6 +376,15 @@ fn a_redis_restart_loses_no_acknowledged_change() {
         "{} of {} acknowledged notes lost across the Redis restart: {lost:?}",
         lost.len(),
         acked.len()
+    );
+    let mut dan_lacks = Vec::new();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            dan_lacks = missing(&acked, &note_ids(&dan.show()));
+            dan_lacks.is_empty()
+        }),
+        "dan, connected through relay 2 across the restart, lacks {} notes",
+        dan_lacks.len()
     );
 }
 
