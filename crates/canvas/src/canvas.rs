@@ -79,6 +79,7 @@ impl Canvas {
     /// a bundle.
     pub fn load(bytes: &[u8]) -> Result<Canvas> {
         // Automerge panics on some malformed chunks; that is a bad file too.
+        gapmap_guard::check_chunks(bytes).map_err(CanvasError::Load)?;
         let doc = gapmap_guard::catch(|| AutoCommit::load(bytes))
             .map_err(|panic| CanvasError::Load(format!("malformed Automerge data ({panic})")))?
             .map_err(|e| CanvasError::Load(e.to_string()))?;

@@ -1,10 +1,12 @@
-//! Untrusted bytes meet library code that can panic on them: Automerge
-//! 0.12 panics on some malformed chunks (found by `fuzz/`'s `canvas_load`
-//! target, see docs/reliability.md) instead of returning an error. gapmap
-//! reads such bytes from peers (sync messages) and from users (`gapmap
-//! import`), and must answer them with an error, never a crash.
+//! Automerge on untrusted bytes. gapmap reads Automerge data from peers
+//! (sync messages) and from users (`gapmap import`) and must answer bad data
+//! with an error, never a crash. Automerge 0.12 does not always: fuzzing
+//! (`fuzz/`, docs/reliability.md) found chunks that make it panic, and a
+//! 31-byte *bundle* chunk (an experimental chunk type no sync message or
+//! saved document uses) that makes it allocate tens of gigabytes.
 //!
-//! [`catch`] runs a closure, turns a panic inside it into an [`Err`] carrying
+//! [`check_chunks`] refuses, before Automerge sees them, chunk types gapmap
+//! never exchanges. [`catch`] runs a closure, turns a panic inside it into an [`Err`] carrying
 //! the panic's message, and keeps that panic off stderr (the default hook
 //! would print it as if the program had crashed). Panics outside [`catch`],
 //! and on other threads, are reported as usual.
@@ -46,9 +48,87 @@ pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     })
 }
 
+/// The magic bytes that start every Automerge chunk.
+const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+/// The chunk type of a bundle.
+const BUNDLE: u8 = 3;
+
+/// Walks the chunks in `data` (a saved document, changes, or a run of
+/// them, as `load_incremental` takes) and refuses bundles. A malformed chunk
+/// header ends the walk with `Ok`: Automerge itself refuses it, and cannot
+/// read past it.
+pub fn check_chunks(mut data: &[u8]) -> Result<(), String> {
+    while data.len() > 9 && data[..4] == MAGIC {
+        if data[8] == BUNDLE {
+            return Err("bundle chunks are not accepted".into());
+        }
+        let Some((len, used)) = uleb(&data[9..]) else {
+            return Ok(());
+        };
+        let Some(rest) = usize::try_from(len)
+            .ok()
+            .and_then(|len| len.checked_add(9 + used))
+            .and_then(|end| data.get(end..))
+        else {
+            return Ok(());
+        };
+        data = rest;
+    }
+    Ok(())
+}
+
+/// An unsigned LEB128 number and the bytes it took.
+fn uleb(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, byte) in bytes.iter().take(10).enumerate() {
+        value |= u64::from(byte & 0x7f).checked_shl(7 * i as u32)?;
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn chunk(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut c = MAGIC.to_vec();
+        c.extend([0, 0, 0, 0, kind]);
+        let mut n = body.len();
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                c.push(b);
+                break;
+            }
+            c.push(b | 0x80);
+        }
+        c.extend_from_slice(body);
+        c
+    }
+
+    #[test]
+    fn bundles_are_refused_wherever_they_are() {
+        let (doc, change, bundle) = (chunk(0, b"d"), chunk(1, &[7; 200]), chunk(BUNDLE, b"b"));
+        assert_eq!(
+            check_chunks(&[doc.clone(), change.clone()].concat()),
+            Ok(())
+        );
+        assert!(check_chunks(&bundle).is_err());
+        assert!(check_chunks(&[doc, change, bundle].concat()).is_err());
+        // Not chunks, or cut short: Automerge's to refuse.
+        assert_eq!(check_chunks(b""), Ok(()));
+        assert_eq!(check_chunks(b"not automerge at all"), Ok(()));
+        assert_eq!(check_chunks(&chunk(1, &[7; 200])[..50]), Ok(()));
+        let mut huge = MAGIC.to_vec();
+        huge.extend([
+            0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+        ]);
+        assert_eq!(check_chunks(&huge), Ok(()));
+    }
 
     #[test]
     fn values_pass_through() {

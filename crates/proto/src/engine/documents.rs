@@ -26,13 +26,22 @@ impl Engine {
         if !c.access.may_read(&id) {
             return self.send_unavailable(conn, id, out);
         }
-        match sync::Message::decode(&data) {
+        let checked = sync::Message::decode(&data)
+            .map_err(|e| e.to_string())
+            .and_then(|message| {
+                message
+                    .changes
+                    .iter()
+                    .try_for_each(gapmap_guard::check_chunks)?;
+                Ok(message)
+            });
+        match checked {
             Ok(message) => self.need_document(id, Pending::Sync { conn, message }, out),
-            Err(e) => self.fail(
+            Err(reason) => self.fail(
                 conn,
                 ProtocolError::InvalidSyncMessage {
                     document_id: id,
-                    reason: e.to_string(),
+                    reason,
                 },
                 out,
             ),

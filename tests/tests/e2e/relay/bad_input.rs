@@ -129,7 +129,7 @@ fn bad_frames_close_only_their_connection() {
             "invalid sync message",
         ),
         (
-            // Automerge 0.12 panics on this chunk (found by fuzzing).
+            // Automerge 0.12 panics on this bundle chunk (found by fuzzing).
             "a sync message whose change makes Automerge panic",
             Box::new(|p| {
                 let chunk = include_bytes!("../../../../fuzz/regressions/canvas_load-6970efac.bin");
@@ -137,7 +137,7 @@ fn bad_frames_close_only_their_connection() {
                 data.extend_from_slice(chunk);
                 sync_frame(p, &Replica::random_id().to_string(), data)
             }),
-            "malformed Automerge data",
+            "bundle chunks are not accepted",
         ),
         (
             "a second join",
