@@ -6,7 +6,9 @@
 //! saved document uses) that makes it allocate tens of gigabytes.
 //!
 //! [`check_chunks`] refuses, before Automerge sees them, chunk types gapmap
-//! never exchanges. [`catch`] runs a closure, turns a panic inside it into an [`Err`] carrying
+//! never exchanges, and compressed changes that would inflate past
+//! [`MAX_INFLATED`] (Automerge inflates them without a bound: a few
+//! megabytes of deflated zeros would ask for gigabytes). [`catch`] runs a closure, turns a panic inside it into an [`Err`] carrying
 //! the panic's message, and keeps that panic off stderr (the default hook
 //! would print it as if the program had crashed). Panics outside [`catch`],
 //! and on other threads, are reported as usual.
@@ -50,8 +52,13 @@ pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 
 /// The magic bytes that start every Automerge chunk.
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+/// The chunk type of a deflated change.
+const COMPRESSED: u8 = 2;
 /// The chunk type of a bundle.
 const BUNDLE: u8 = 3;
+/// The most a compressed change may inflate to: 64 MiB, far beyond any
+/// real change and eight times the relay's default message limit.
+pub const MAX_INFLATED: u64 = 64 << 20;
 
 /// Walks the chunks in `data` (a saved document, changes, or a run of
 /// them, as `load_incremental` takes) and refuses bundles. A malformed chunk
@@ -65,16 +72,42 @@ pub fn check_chunks(mut data: &[u8]) -> Result<(), String> {
         let Some((len, used)) = uleb(&data[9..]) else {
             return Ok(());
         };
-        let Some(rest) = usize::try_from(len)
+        let Some(end) = usize::try_from(len)
             .ok()
             .and_then(|len| len.checked_add(9 + used))
-            .and_then(|end| data.get(end..))
+            .filter(|end| *end <= data.len())
         else {
             return Ok(());
         };
-        data = rest;
+        if data[8] == COMPRESSED {
+            check_inflated_size(&data[9 + used..end])?;
+        }
+        data = &data[end..];
     }
     Ok(())
+}
+
+/// Refuses deflated data that inflates past [`MAX_INFLATED`] (reading at
+/// most that much; data that does not inflate is Automerge's to refuse).
+fn check_inflated_size(deflated: &[u8]) -> Result<(), String> {
+    use std::io::Read as _;
+    let mut inflater = flate2::bufread::DeflateDecoder::new(deflated).take(MAX_INFLATED + 1);
+    let mut sink = [0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        match inflater.read(&mut sink) {
+            Ok(0) | Err(_) => return Ok(()),
+            Ok(n) => {
+                total += n as u64;
+                if total > MAX_INFLATED {
+                    return Err(format!(
+                        "a compressed change inflates past {} MiB",
+                        MAX_INFLATED >> 20
+                    ));
+                }
+            }
+        }
+    }
 }
 
 /// An unsigned LEB128 number and the bytes it took.
@@ -128,6 +161,28 @@ mod tests {
             0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
         ]);
         assert_eq!(check_chunks(&huge), Ok(()));
+    }
+
+    #[test]
+    fn compressed_changes_that_inflate_too_far_are_refused() {
+        use std::io::Write as _;
+        let deflate = |len: u64| {
+            let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+            let zeros = vec![0u8; 1 << 20];
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(zeros.len() as u64) as usize;
+                e.write_all(&zeros[..n]).unwrap();
+                left -= n as u64;
+            }
+            e.finish().unwrap()
+        };
+        let bomb = deflate(MAX_INFLATED + 1);
+        assert!(bomb.len() < 100_000, "{} bytes", bomb.len());
+        let err = check_chunks(&chunk(COMPRESSED, &bomb)).unwrap_err();
+        assert!(err.contains("64 MiB"), "{err}");
+        assert_eq!(check_chunks(&chunk(COMPRESSED, &deflate(1000))), Ok(()));
+        assert_eq!(check_chunks(&chunk(COMPRESSED, b"not deflate")), Ok(()));
     }
 
     #[test]
