@@ -281,7 +281,7 @@ fn a_relay_killed_mid_storm_its_clients_fail_over_and_nothing_acknowledged_is_lo
     }
     killer.join().unwrap();
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let _dan = storm.join().unwrap();
+    let dan: Store = storm.join().unwrap();
     assert!(
         acked_after_kill >= 2,
         "ana's syncs did not fail over to relay 2 after relay 1 died ({acked_after_kill} acknowledged after the kill)"
@@ -292,6 +292,13 @@ fn a_relay_killed_mid_storm_its_clients_fail_over_and_nothing_acknowledged_is_lo
         dan_acked.lock().unwrap().len() >= 2,
         "dan's storm made no progress"
     );
+    // Enough writes in all for the stream to reach the compaction threshold
+    // (20 entries; each acknowledged sync appended at least one), however
+    // slow the machine was.
+    for i in acked_all.len()..20 {
+        acked_all.push(dan.ok(&["add", "now", &format!("dan top-up {i}")]));
+        dan.ok(&["sync", &urls[1]]);
+    }
 
     // A fresh client of relay 3 has every acknowledged note.
     let carl = Store::new("carl");
@@ -314,9 +321,10 @@ fn a_relay_killed_mid_storm_its_clients_fail_over_and_nothing_acknowledged_is_lo
         ben_lost.len()
     );
     // The stream was compacted on the way (20 entries), under the lease.
-    assert_eq!(
-        redis.command(&format!("EXISTS gapmap:{{{id}}}:snap")),
-        ":1",
+    assert!(
+        eventually(Duration::from_secs(5), || redis
+            .command(&format!("EXISTS gapmap:{{{id}}}:snap"))
+            == ":1"),
         "no snapshot was written"
     );
     for relay in relays.iter_mut().skip(1) {
