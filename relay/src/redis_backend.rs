@@ -29,17 +29,23 @@
 //!   then refuses changes and serves what it holds read-only); a probe every
 //!   250 ms notices when it is back.
 
+mod compaction;
+mod entries;
+mod reader;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use automerge::{Automerge, ChangeHash};
 use gapmap_repo::backend::{Backend, BackendError, BoxFuture, Feed};
 use gapmap_repo::DocumentId;
 use gapmap_store::DocMeta;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis::{AsyncConnectionConfig, Client, RedisError, Value};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, RedisError, Value};
+
+use entries::{bytes_of, parse_entries, split_changes, EntryId};
 use tokio_util::sync::CancellationToken;
 
 /// How the backend behaves; the defaults suit production, tests shorten them.
@@ -70,29 +76,6 @@ const PROBE_DOWN: Duration = Duration::from_millis(250);
 const PROBE_UP: Duration = Duration::from_millis(1000);
 /// Changes remembered per document as fed from other instances.
 const SEEN: usize = 4096;
-
-/// A stream entry id, `ms-seq`, ordered as Redis orders them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-struct EntryId(u64, u64);
-
-impl EntryId {
-    fn parse(text: &str) -> Option<EntryId> {
-        let (ms, seq) = text.split_once('-')?;
-        Some(EntryId(ms.parse().ok()?, seq.parse().ok()?))
-    }
-
-    fn text(self) -> String {
-        format!("{}-{}", self.0, self.1)
-    }
-
-    /// The smallest id after this one.
-    fn next(self) -> EntryId {
-        match self.1.checked_add(1) {
-            Some(seq) => EntryId(self.0, seq),
-            None => EntryId(self.0.saturating_add(1), 0),
-        }
-    }
-}
 
 fn log_key(id: &DocumentId) -> String {
     format!("gapmap:{{{id}}}:log")
@@ -338,102 +321,7 @@ impl Inner {
         .map_err(|reason| corrupt(&reason))?;
         Ok((Some(doc), pos))
     }
-
-    /// Compacts the stream of `id` (found long) unless another instance
-    /// holds the lease.
-    async fn maybe_compact(self: Arc<Self>, id: DocumentId) {
-        let mut conn = self.conn.clone();
-        let lease_ms = self.settings.lease.as_millis() as u64;
-        let got: Option<String> = redis::cmd("SET")
-            .arg(lease_key(&id))
-            .arg(&self.me)
-            .arg("NX")
-            .arg("PX")
-            .arg(lease_ms)
-            .query_async(&mut conn)
-            .await
-            .unwrap_or(None);
-        if got.is_none() {
-            return; // another instance compacts it
-        }
-        let started = Instant::now();
-        let outcome = self.compact(&id, &mut conn).await;
-        match outcome {
-            Ok(Some(upto)) => {
-                tracing::debug!(%id, upto = %upto.text(), took = ?started.elapsed(), "stream compacted")
-            }
-            Ok(None) => {}
-            Err(err) => tracing::warn!(%id, %err, "compaction failed; the stream stays as it is"),
-        }
-    }
-
-    async fn compact(
-        &self,
-        id: &DocumentId,
-        conn: &mut ConnectionManager,
-    ) -> Result<Option<EntryId>, String> {
-        let (doc, last) = self.read(id).await.map_err(|e| e.to_string())?;
-        let Some(doc) = doc else {
-            self.release_lease(id, conn).await;
-            return Ok(None);
-        };
-        let snapshot = tokio::task::spawn_blocking(move || doc.save())
-            .await
-            .map_err(|e| e.to_string())?;
-        let (secs, micros): (u64, u64) = redis::cmd("TIME")
-            .query_async(conn)
-            .await
-            .map_err(|e| e.to_string())?;
-        let now_ms = secs * 1000 + micros / 1000;
-        let grace_ms = self.settings.grace.as_millis() as u64;
-        let keep_from = EntryId(now_ms.saturating_sub(grace_ms), 0);
-        let min_id = last.next().min(keep_from);
-        let committed: i64 = redis::cmd("EVAL")
-            .arg(COMMIT)
-            .arg(3)
-            .arg(lease_key(id))
-            .arg(snap_key(id))
-            .arg(log_key(id))
-            .arg(&self.me)
-            .arg(snapshot)
-            .arg(last.text())
-            .arg(min_id.text())
-            .query_async(conn)
-            .await
-            .map_err(|e| e.to_string())?;
-        if committed == 1 {
-            Ok(Some(last))
-        } else {
-            Err("the lease expired before the snapshot was written".into())
-        }
-    }
-
-    async fn release_lease(&self, id: &DocumentId, conn: &mut ConnectionManager) {
-        let _: Result<i64, _> = redis::cmd("EVAL")
-            .arg(RELEASE)
-            .arg(1)
-            .arg(lease_key(id))
-            .arg(&self.me)
-            .query_async(conn)
-            .await;
-    }
 }
-
-/// Writes the snapshot and trims the stream only if this instance still
-/// holds the lease: a holder that stalled past its lease cannot overwrite
-/// the work of the one that took over.
-const COMMIT: &str = r#"
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[2], 'doc', ARGV[2], 'upto', ARGV[3])
-redis.call('XTRIM', KEYS[3], 'MINID', ARGV[4])
-redis.call('DEL', KEYS[1])
-return 1
-"#;
-
-const RELEASE: &str = r#"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"#;
 
 /// Whether Redis cannot take writes now (down, cut off, or refusing them
 /// for a while: out of memory, a replica, loading its file…), as opposed to
@@ -454,96 +342,6 @@ fn is_unreachable(err: &RedisError) -> bool {
         || err.is_connection_dropped()
         || err.is_connection_refusal()
         || err.code().is_some_and(|code| PASSING.contains(&code))
-}
-
-fn bytes_of(value: &Value) -> Option<Vec<u8>> {
-    match value {
-        Value::BulkString(b) => Some(b.clone()),
-        Value::SimpleString(s) => Some(s.clone().into_bytes()),
-        _ => None,
-    }
-}
-
-fn text_of(value: &Value) -> Option<String> {
-    bytes_of(value).and_then(|b| String::from_utf8(b).ok())
-}
-
-/// One stream entry as written by [`RedisBackend::append`].
-struct Entry {
-    id: EntryId,
-    changes: Option<Vec<u8>>,
-    origin: Option<String>,
-}
-
-/// Entries of an `XRANGE` / one stream of an `XREAD` reply; anything else
-/// is skipped, never trusted.
-fn parse_entries(value: &Value) -> Vec<Entry> {
-    let Value::Array(items) = value else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .filter_map(|item| {
-            let Value::Array(pair) = item else {
-                return None;
-            };
-            let id = EntryId::parse(&text_of(pair.first()?)?)?;
-            let mut entry = Entry {
-                id,
-                changes: None,
-                origin: None,
-            };
-            if let Some(Value::Array(fields)) = pair.get(1) {
-                for kv in fields.chunks(2) {
-                    match (kv.first().and_then(text_of).as_deref(), kv.get(1)) {
-                        (Some("c"), Some(v)) => entry.changes = bytes_of(v),
-                        (Some("o"), Some(v)) => entry.origin = text_of(v),
-                        _ => {}
-                    }
-                }
-            }
-            Some(entry)
-        })
-        .collect()
-}
-
-/// Splits what `Automerge::save_after` returns (change chunks one after the
-/// other) into the chunks and their change hashes; `None` when it is
-/// anything else (a whole document), which is then appended as it is.
-fn split_changes(bytes: &[u8]) -> Option<Vec<(ChangeHash, &[u8])>> {
-    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    let mut out = Vec::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        if rest.len() < 9 || rest[..4] != MAGIC {
-            return None;
-        }
-        let kind = rest[8];
-        if kind != 1 && kind != 2 {
-            return None; // 0 is a document chunk
-        }
-        let mut len: u64 = 0;
-        let mut at = 9;
-        let mut shift = 0;
-        loop {
-            let byte = *rest.get(at)?;
-            at += 1;
-            len |= u64::from(byte & 0x7f).checked_shl(shift)?;
-            if byte & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-            if shift > 63 {
-                return None;
-            }
-        }
-        let end = at.checked_add(usize::try_from(len).ok()?)?;
-        let chunk = rest.get(..end)?;
-        let change = automerge::Change::from_bytes(chunk.to_vec()).ok()?;
-        out.push((change.hash(), chunk));
-        rest = &rest[end..];
-    }
-    Some(out)
 }
 
 impl Backend for RedisBackend {
@@ -633,8 +431,8 @@ impl Backend for RedisBackend {
         if self.inner.feed.set(feed).is_err() {
             return;
         }
-        tokio::spawn(read_streams(self.inner.clone()));
-        tokio::spawn(probe(self.inner.clone()));
+        tokio::spawn(reader::read_streams(self.inner.clone()));
+        tokio::spawn(reader::probe(self.inner.clone()));
     }
 
     fn release(&self, id: DocumentId) {
@@ -642,219 +440,9 @@ impl Backend for RedisBackend {
     }
 }
 
-/// Pings Redis: every 250 ms while it is down (to notice it is back), every
-/// second while up (to notice an outage before a write does).
-async fn probe(inner: Arc<Inner>) {
-    loop {
-        let wait = if inner.up.load(Ordering::SeqCst) {
-            PROBE_UP
-        } else {
-            PROBE_DOWN
-        };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = inner.stop.cancelled() => return,
-        }
-        let mut conn = inner.conn.clone();
-        let pong: Result<String, RedisError> = redis::cmd("PING").query_async(&mut conn).await;
-        match pong {
-            Ok(_) => inner.set_up(true, None),
-            Err(err) if is_unreachable(&err) => inner.set_up(false, Some(err.to_string())),
-            Err(err) => tracing::debug!(%err, "Redis answered PING with an error"),
-        }
-    }
-}
-
-/// Reads the streams of every held document and feeds other instances'
-/// entries into the engine. Runs until the relay stops.
-async fn read_streams(inner: Arc<Inner>) {
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(1)))
-        .set_response_timeout(Some(BLOCK + Duration::from_secs(5)));
-    let mut failed = false;
-    while !inner.stop.is_cancelled() {
-        let conn = inner
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await;
-        let mut conn = match conn {
-            Ok(conn) => conn,
-            Err(err) => {
-                if is_unreachable(&err) {
-                    inner.set_up(false, Some(err.to_string()));
-                }
-                failed = true;
-                tokio::select! {
-                    _ = tokio::time::sleep(PROBE_DOWN) => continue,
-                    _ = inner.stop.cancelled() => return,
-                }
-            }
-        };
-        let client_id: Result<i64, RedisError> =
-            redis::cmd("CLIENT").arg("ID").query_async(&mut conn).await;
-        inner
-            .reader_id
-            .store(client_id.unwrap_or(0), Ordering::SeqCst);
-        if failed {
-            // Entries may have been trimmed while we could not read: read
-            // every held document afresh.
-            inner.resync.store(true, Ordering::SeqCst);
-            failed = false;
-        }
-        if let Err(err) = read_loop(&inner, &mut conn).await {
-            tracing::debug!(%err, "the stream reader lost Redis; reconnecting");
-            if is_unreachable(&err) {
-                inner.set_up(false, Some(err.to_string()));
-            }
-            inner.reader_id.store(0, Ordering::SeqCst);
-            failed = true;
-            tokio::select! {
-                _ = tokio::time::sleep(PROBE_DOWN) => {}
-                _ = inner.stop.cancelled() => return,
-            }
-        }
-    }
-}
-
-async fn read_loop(inner: &Arc<Inner>, conn: &mut MultiplexedConnection) -> Result<(), RedisError> {
-    loop {
-        if inner.stop.is_cancelled() {
-            return Ok(());
-        }
-        if inner.resync.swap(false, Ordering::SeqCst) {
-            resync(inner).await;
-        }
-        let streams: Vec<(DocumentId, EntryId)> =
-            inner.follows().iter().map(|(id, f)| (*id, f.pos)).collect();
-        if streams.is_empty() {
-            tokio::select! {
-                _ = inner.added.notified() => {}
-                _ = tokio::time::sleep(BLOCK) => {}
-                _ = inner.stop.cancelled() => return Ok(()),
-            }
-            continue;
-        }
-        let mut cmd = redis::cmd("XREAD");
-        cmd.arg("COUNT")
-            .arg(1000)
-            .arg("BLOCK")
-            .arg(BLOCK.as_millis() as u64)
-            .arg("STREAMS");
-        for (id, _) in &streams {
-            cmd.arg(log_key(id));
-        }
-        for (_, pos) in &streams {
-            cmd.arg(pos.text());
-        }
-        let reply: Value = tokio::select! {
-            reply = cmd.query_async(conn) => reply?,
-            _ = inner.stop.cancelled() => return Ok(()),
-        };
-        inner.set_up(true, None);
-        let by_key: HashMap<String, DocumentId> =
-            streams.iter().map(|(id, _)| (log_key(id), *id)).collect();
-        for (key, entries) in stream_replies(&reply) {
-            let Some(id) = by_key.get(&key) else {
-                continue;
-            };
-            feed_entries(inner, *id, parse_entries(entries));
-        }
-    }
-}
-
-/// `(stream key, entries)` of an `XREAD` reply (RESP2 array or RESP3 map;
-/// nil when the block timed out or was interrupted).
-fn stream_replies(reply: &Value) -> Vec<(String, &Value)> {
-    match reply {
-        Value::Array(streams) => streams
-            .iter()
-            .filter_map(|s| match s {
-                Value::Array(pair) => Some((text_of(pair.first()?)?, pair.get(1)?)),
-                _ => None,
-            })
-            .collect(),
-        Value::Map(pairs) => pairs
-            .iter()
-            .filter_map(|(k, v)| Some((text_of(k)?, v)))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn feed_entries(inner: &Arc<Inner>, id: DocumentId, entries: Vec<Entry>) {
-    let mut to_feed = Vec::new();
-    {
-        let mut follows = inner.follows();
-        let Some(follow) = follows.get_mut(&id) else {
-            return; // released meanwhile
-        };
-        for entry in entries {
-            if entry.id <= follow.pos {
-                continue;
-            }
-            follow.pos = entry.id;
-            if entry.origin.as_deref() == Some(inner.me.as_str()) {
-                continue;
-            }
-            let Some(changes) = entry.changes else {
-                continue;
-            };
-            if let Some(chunks) = split_changes(&changes) {
-                for (hash, _) in chunks {
-                    follow.remember(hash);
-                }
-            }
-            to_feed.push(changes);
-        }
-    }
-    if let Some(feed) = inner.feed() {
-        for changes in to_feed {
-            feed.changes(id, changes);
-        }
-    }
-}
-
-/// Reads every held document whole and feeds it in (after the reader was
-/// cut off: the entries it missed may have been compacted away).
-async fn resync(inner: &Arc<Inner>) {
-    let ids: Vec<DocumentId> = inner.follows().keys().copied().collect();
-    for id in ids {
-        match inner.read(&id).await {
-            Ok((Some(doc), pos)) => {
-                let saved = tokio::task::spawn_blocking(move || doc.save()).await;
-                let Ok(saved) = saved else { return };
-                if let Some(follow) = inner.follows().get_mut(&id) {
-                    follow.pos = follow.pos.max(pos);
-                }
-                if let Some(feed) = inner.feed() {
-                    feed.changes(id, saved);
-                }
-            }
-            Ok((None, _)) => {}
-            Err(err) => {
-                tracing::debug!(%id, %err, "cannot read a document afresh; trying again");
-                inner.resync.store(true, Ordering::SeqCst);
-                return;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use automerge::transaction::Transactable;
-
-    #[test]
-    fn entry_ids_order_and_step() {
-        let a = EntryId::parse("1700000000000-3").unwrap();
-        assert_eq!(a.text(), "1700000000000-3");
-        assert!(a < EntryId::parse("1700000000000-10").unwrap());
-        assert!(a < EntryId::parse("1700000000001-0").unwrap());
-        assert_eq!(a.next().text(), "1700000000000-4");
-        assert_eq!(EntryId::parse("nonsense"), None);
-        assert_eq!(EntryId::parse("1-x"), None);
-    }
 
     #[test]
     fn passwords_stay_out_of_messages() {
@@ -872,49 +460,5 @@ mod tests {
         for key in [log_key(&id), snap_key(&id), lease_key(&id)] {
             assert!(key.contains(&format!("{{{id}}}")), "{key}");
         }
-    }
-
-    #[test]
-    fn changes_split_into_chunks_with_their_hashes() {
-        let mut doc = automerge::AutoCommit::new();
-        doc.put(automerge::ROOT, "a", 1).unwrap();
-        doc.commit();
-        doc.put(automerge::ROOT, "b", 2).unwrap();
-        doc.commit();
-        let bytes = doc.save_after(&[]);
-        let chunks = split_changes(&bytes).expect("change chunks");
-        assert_eq!(chunks.len(), 2);
-        let hashes: Vec<ChangeHash> = chunks.iter().map(|(h, _)| *h).collect();
-        let mut heads = doc.get_heads();
-        heads.sort();
-        assert!(heads.iter().all(|h| hashes.contains(h)));
-        let joined: Vec<u8> = chunks.iter().flat_map(|(_, c)| c.iter().copied()).collect();
-        assert_eq!(joined, bytes);
-        // A whole document is not split (it is appended as it is).
-        assert!(split_changes(&doc.save()).is_none());
-        assert!(split_changes(&[0x85, 0x6f, 0x4a]).is_none());
-        assert!(split_changes(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).is_none());
-    }
-
-    #[test]
-    fn replies_of_any_other_shape_are_skipped() {
-        assert!(parse_entries(&Value::Nil).is_empty());
-        assert!(parse_entries(&Value::Array(vec![Value::Int(3)])).is_empty());
-        assert!(stream_replies(&Value::Okay).is_empty());
-        let entry = Value::Array(vec![
-            Value::BulkString(b"5-1".to_vec()),
-            Value::Array(vec![
-                Value::BulkString(b"c".to_vec()),
-                Value::BulkString(vec![1, 2]),
-                Value::BulkString(b"o".to_vec()),
-                Value::BulkString(b"relay-x".to_vec()),
-                Value::BulkString(b"odd".to_vec()),
-            ]),
-        ]);
-        let parsed = parse_entries(&Value::Array(vec![entry]));
-        assert_eq!(parsed.len(), 1);
-        assert_eq!(parsed[0].id, EntryId(5, 1));
-        assert_eq!(parsed[0].changes.as_deref(), Some(&[1u8, 2][..]));
-        assert_eq!(parsed[0].origin.as_deref(), Some("relay-x"));
     }
 }
