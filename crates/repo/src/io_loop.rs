@@ -3,6 +3,9 @@
 //! [`Command`]s; slow work (store reads and writes) runs on blocking threads
 //! and reports back as commands, so the loop never waits on disk.
 
+mod storage;
+mod storage_down;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -15,7 +18,8 @@ use gapmap_proto::{
 };
 use gapmap_store::{DocMeta, Store};
 
-use crate::backend::{Backend, BackendError, Feed, StoreBackend};
+use crate::backend::{Backend, Feed, StoreBackend};
+use storage::{load_until_read, now_ms, store_until_durable};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
@@ -188,9 +192,6 @@ struct Conn {
     granted: Access,
 }
 
-/// What a peer that sends changes while the storage is down is told.
-const STORAGE_DOWN: &str = "the relay cannot store changes right now (its document storage is unreachable); nothing was stored: try again later";
-
 struct Loop {
     engine: Engine,
     /// Engine time is milliseconds since this instant.
@@ -252,43 +253,6 @@ impl Loop {
         for id in dropped {
             self.held.remove(&id);
             self.backend.release(id);
-        }
-    }
-
-    /// Whether the peer on `conn`, which its token lets write, holds heads
-    /// of a document that we lack — changes it would send us, were it not
-    /// read-only now. (Automerge tells a peer that our side is read-only,
-    /// and the peer then does not send its changes at all: this is how we
-    /// know it has some.)
-    fn has_changes_to_write(&self, conn: ConnId) -> bool {
-        use automerge::ReadDoc as _;
-        let Some(c) = self.conns.get(&conn) else {
-            return false;
-        };
-        self.engine.documents_of(conn).any(|id| {
-            if !c.granted.may_write(&id) {
-                return false;
-            }
-            let Some(theirs) = self.engine.sync_status(conn, &id).and_then(|s| s.theirs) else {
-                return false;
-            };
-            let doc = self.engine.document(&id);
-            theirs
-                .iter()
-                .any(|h| doc.is_none_or(|d| d.get_change_by_hash(h).is_none()))
-        })
-    }
-
-    /// The access the engine gives a connection: read-only while the
-    /// storage is down.
-    fn effective(&self, granted: &Access) -> Access {
-        if self.storage_down.is_some() {
-            Access {
-                write: false,
-                ..granted.clone()
-            }
-        } else {
-            granted.clone()
         }
     }
 
@@ -466,34 +430,6 @@ impl Loop {
             .set_documents_loaded(self.engine.documents_in_memory());
     }
 
-    /// The backend went down or came back: while it is down every
-    /// connection is read-only for the engine, so that no change is taken
-    /// that cannot be stored; peers that send one are told (see
-    /// [`STORAGE_DOWN`]).
-    fn storage_available(&mut self, up: bool, reason: Option<String>) {
-        let was_down = self.storage_down.is_some();
-        if up != was_down {
-            return;
-        }
-        if up {
-            tracing::info!("the document storage is reachable again; taking changes");
-            self.storage_down = None;
-        } else {
-            let reason = reason.unwrap_or_else(|| "unreachable".into());
-            tracing::error!(%reason, "the document storage is unreachable: refusing changes and serving documents read-only until it is back");
-            self.storage_down = Some(reason);
-        }
-        self.metrics.set_storage_up(up);
-        let conns: Vec<(ConnId, Access)> = self
-            .conns
-            .iter()
-            .map(|(conn, c)| (*conn, self.effective(&c.granted)))
-            .collect();
-        for (conn, access) in conns {
-            self.event(Event::AccessChanged { conn, access }, None);
-        }
-    }
-
     fn carry_out(&mut self, output: Output) {
         for id in output.load {
             self.loading.insert(id);
@@ -619,113 +555,4 @@ impl Loop {
             self.refuse_for_storage(conn);
         }
     }
-
-    /// Tells a peer whose changes were refused because the storage is down
-    /// why, and closes its connection: its sync cannot finish here, and a
-    /// client with other relays to try moves on.
-    fn refuse_for_storage(&mut self, conn: ConnId) {
-        let Some(c) = self.conns.remove(&conn) else {
-            return;
-        };
-        let error = gapmap_proto::Message::Error {
-            message: STORAGE_DOWN.into(),
-        };
-        let _ = c.outgoing.try_send(error.encode());
-        // Dropping the sender makes the writer send what is queued and
-        // close. A moment later, not at once: the peer is to read the error
-        // and close itself, so that it reports the message rather than a
-        // connection that merely ended.
-        let (outgoing, shutdown) = (c.outgoing, self.shutdown.clone());
-        self.tracker.spawn(async move {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = shutdown.cancelled() => {}
-            }
-            drop(outgoing);
-        });
-        let output = self
-            .engine
-            .handle(self.now(), Event::ConnectionClosed { conn });
-        self.carry_out(output);
-    }
-}
-
-/// Reads a document for the engine. A backend that is unreachable is asked
-/// again (100 ms apart, up to 5 s apart) until it answers or the repo shuts
-/// down — a shared storage that is down must not pass for one without the
-/// document; any other failure counts as "absent", as it always has.
-async fn load_until_read(
-    backend: Arc<dyn Backend>,
-    id: DocumentId,
-    commands: mpsc::UnboundedSender<Command>,
-    shutdown: CancellationToken,
-) {
-    let mut delay = Duration::from_millis(100);
-    let doc = loop {
-        match backend.load(id).await {
-            Ok(doc) => break doc.map(Box::new),
-            Err(BackendError::Stopped) => return,
-            Err(err) if err.is_unavailable() => {
-                tracing::debug!(%id, %err, "cannot load document yet; retrying");
-            }
-            Err(err) => {
-                tracing::error!(%id, %err, "cannot load document; treating it as absent");
-                break None;
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.cancelled() => return,
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
-    };
-    let _ = commands.send(Command::Loaded { id, doc });
-}
-
-/// Writes changes the engine asked to make durable, and reports when they
-/// are. A write that fails (a full disk, an I/O error) is tried again, from
-/// 100 ms apart up to 5 s apart, until it succeeds or the repo shuts down:
-/// until then the engine holds the changes in memory and advertises none of
-/// that document's heads, so no peer counts on them, and without the
-/// retries the document would stay stuck until a restart.
-async fn store_until_durable(
-    backend: Arc<dyn Backend>,
-    persist: gapmap_proto::Persist,
-    meta: DocMeta,
-    commands: mpsc::UnboundedSender<Command>,
-    shutdown: CancellationToken,
-) {
-    let id = persist.document_id;
-    let persist = Arc::new(persist);
-    let mut delay = Duration::from_millis(100);
-    for attempt in 1u32.. {
-        let saved = backend.append(persist.clone(), meta.clone()).await;
-        match saved {
-            Ok(()) => {
-                if attempt > 1 {
-                    tracing::info!(%id, attempt, "changes stored after earlier failures");
-                }
-                let heads = persist.heads.clone();
-                let _ = commands.send(Command::Persisted { id, heads });
-                return;
-            }
-            Err(BackendError::Stopped) => return, // the runtime is shutting down
-            Err(err) if attempt == 1 => {
-                tracing::error!(%id, %err, "cannot store changes; retrying until it works")
-            }
-            Err(err) => tracing::debug!(%id, %err, attempt, "cannot store changes"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.cancelled() => return,
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
-    }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
