@@ -54,7 +54,7 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum TokenAction {
-    /// Print a fresh random secret for a [[token]] table.
+    /// Print a fresh random secret for a `[[token]]` table.
     New,
 }
 
@@ -69,7 +69,7 @@ struct RunArgs {
     /// Serve anyone without a token (a LAN, a test).
     #[arg(long, conflicts_with = "tokens")]
     open: bool,
-    /// TOML file of [[token]] tables; re-read on SIGHUP.
+    /// TOML file of `[[token]]` tables; re-read on SIGHUP.
     #[arg(long, env = "GAPMAP_RELAY_TOKENS", value_name = "FILE")]
     tokens: Option<PathBuf>,
     /// PEM certificate chain, to serve wss:// itself.
@@ -296,10 +296,35 @@ async fn signals(
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => reload(args, repo, auth),
+            expired = next_expiry(auth) => if expired {
+                // Connections made with the token close now, as on a SIGHUP
+                // that removed it.
+                tracing::info!("a token expired: closing its connections");
+                repo.reauthorize();
+            },
         }
     }
     shutdown.cancel();
     Ok(())
+}
+
+/// Waits until the next token expiry (true), or an hour, to look again
+/// after a wall-clock change (false). Never returns without tokens.
+async fn next_expiry(auth: Option<&TokenAuth>) -> bool {
+    const AT_MOST: Duration = Duration::from_secs(3600);
+    let now = SystemTime::now();
+    let next = auth.and_then(|a| {
+        a.tokens
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_expiry(now)
+    });
+    let Some(at) = next else {
+        return std::future::pending().await;
+    };
+    let wait = at.duration_since(now).unwrap_or_default();
+    tokio::time::sleep(wait.min(AT_MOST)).await;
+    wait <= AT_MOST
 }
 
 fn reload(args: &RunArgs, repo: &Repo, auth: Option<&TokenAuth>) {

@@ -195,6 +195,16 @@ impl Tokens {
         self.tokens.is_empty()
     }
 
+    /// The first expiry after `now`, when one of the tokens will stop
+    /// working (connections made with it must close then).
+    pub fn next_expiry(&self, now: SystemTime) -> Option<SystemTime> {
+        self.tokens
+            .iter()
+            .filter_map(|t| t.expires)
+            .filter(|t| *t > now)
+            .min()
+    }
+
     /// The grant of `secret` at `now`, or `None` if it is unknown or expired.
     pub fn check(&self, secret: &str, now: SystemTime) -> Option<Grant> {
         // Compare against every token, in constant time per token, so timing
@@ -240,6 +250,16 @@ fn parse_rfc3339(s: &str) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_expiry_is_the_first_one_still_ahead() {
+        let tokens = Tokens::parse(&file(), "tokens.toml").unwrap();
+        let expiry = parse_rfc3339("2027-01-01T00:00:00+01:00").unwrap();
+        let before = parse_rfc3339("2026-06-01T00:00:00Z").unwrap();
+        assert_eq!(tokens.next_expiry(before), Some(expiry));
+        assert_eq!(tokens.next_expiry(expiry), None);
+        assert_eq!(Tokens::default().next_expiry(before), None);
+    }
 
     /// A document id made of one repeated byte.
     fn doc(n: u8) -> DocumentId {

@@ -9,6 +9,7 @@
 //! | write token                        | 101     | yes  | yes   | yes         |
 //! | write token for another document   | 101     | no   | no    | unavailable |
 //! | removed or expired, then SIGHUP    | open connection closed, then 401 |
+//! | expiring while connected           | connection closed at expiry, then 401 |
 //! | `--open`: none or any token        | 101     | yes  | yes   | yes         |
 //!
 //! The relay runs with `-vv` (trace logging) and its whole log is searched
@@ -216,6 +217,45 @@ fn open_matrix(tls: bool) {
         !relay.stderr().contains(NEAR_MISS),
         "the relay logged a token"
     );
+}
+
+/// `secs` from now as an RFC 3339 UTC time.
+fn rfc3339_in(secs: u64) -> String {
+    let at = std::time::SystemTime::now() + Duration::from_secs(secs);
+    let since = at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let day = gapmap_canvas::time::format_date(since as i64 * 1000);
+    let s = since % 86_400;
+    format!("{day}T{:02}:{:02}:{:02}Z", s / 3600, s % 3600 / 60, s % 60)
+}
+
+#[test]
+fn a_token_expiring_while_connected_closes_its_connections_without_a_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.toml");
+    let expires = format!("expires = \"{}\"", rfc3339_in(2));
+    std::fs::write(
+        &tokens,
+        token(WRITER, "write", "") + &token(TO_EXPIRE, "write", &expires),
+    )
+    .unwrap();
+    let mut relay = start(dir.path(), false, &["--tokens", tokens.to_str().unwrap()]);
+    let id = Replica::random_id();
+    let mut expiring = relay.join("expiring", Some(TO_EXPIRE));
+    Replica::new(id, "k", "v")
+        .sync(&mut expiring, Until::InSync, PATIENCE)
+        .unwrap();
+    let mut writer = relay.join("writer", Some(WRITER));
+    let mut doc = Replica::fetch(&mut writer, id).unwrap();
+    expiring.expect_closed(Duration::from_secs(6));
+    assert_eq!(relay.upgrade("/", Some(TO_EXPIRE)).err(), Some(401));
+    doc.put("k2", "still writing");
+    doc.sync(&mut writer, Until::InSync, PATIENCE).unwrap();
+    assert!(
+        relay.stderr().contains("a token expired"),
+        "{}",
+        relay.stderr()
+    );
+    relay.assert_healthy();
 }
 
 #[test]
