@@ -236,6 +236,18 @@ fn table(report: &RelayReport, rows: &[Row]) -> String {
             met
         );
     }
+    for (scenario, by) in &report.results {
+        for (kind, runs) in by {
+            for run in runs {
+                if let Some(err) = run["error"].as_str() {
+                    out += &format!(
+                        "\n{scenario} against {}: did not finish: {err}\n",
+                        kind.name()
+                    );
+                }
+            }
+        }
+    }
     if report.quick {
         out += "\n(--quick: targets are judged on the full sizes only; the figures here prove the harness works)\n";
     }

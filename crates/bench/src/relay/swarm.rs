@@ -43,6 +43,10 @@ pub struct Shape {
     pub docs: usize,
     /// Clients (connections) per document.
     pub clients_per_doc: usize,
+    /// Clients of each document that write their marker while gathering
+    /// (the first ones); the others only receive. Every client edits in
+    /// the throughput, latency and scale loads.
+    pub writers_per_doc: usize,
     /// How long gathering (connecting and the first full sync) may take.
     pub ready_timeout: Duration,
 }
@@ -223,8 +227,10 @@ impl Swarm {
                 sockets.push(tokio::spawn(read_frames(stream, c, input_tx.clone())));
                 let mut doc = AutoCommit::load(&base)?;
                 doc.set_actor(ActorId::random());
-                doc.put(ROOT, marker(c), 0_i64)?;
-                doc.commit();
+                if c < shape.writers_per_doc.max(1) {
+                    doc.put(ROOT, marker(c), 0_i64)?;
+                    doc.commit();
+                }
                 clients.push(Client {
                     peer,
                     server: dialled.server,
@@ -247,6 +253,7 @@ impl Swarm {
                 next_edit: None,
                 turn: d,
                 index: d,
+                writers: shape.writers_per_doc.max(1),
             };
             docs.push(tokio::spawn(sim.run(input_rx, control_rx.clone())));
         }
@@ -439,6 +446,8 @@ struct DocSim {
     turn: usize,
     /// This document's place among all, to spread the documents' edits.
     index: usize,
+    /// Clients that wrote a marker while gathering.
+    writers: usize,
 }
 
 impl DocSim {
@@ -644,11 +653,12 @@ impl DocSim {
             }
         }
         if !self.ready
-            && self
-                .clients
-                .iter()
-                .enumerate()
-                .all(|(i, cl)| cl.seen.iter().enumerate().all(|(j, &s)| i == j || s >= 0))
+            && self.clients.iter().enumerate().all(|(i, cl)| {
+                cl.seen
+                    .iter()
+                    .enumerate()
+                    .all(|(j, &s)| i == j || j >= self.writers || s >= 0)
+            })
         {
             self.ready = true;
             self.ready_count.fetch_add(1, Ordering::Relaxed);
