@@ -18,6 +18,7 @@ mod phases;
 mod procs;
 mod relay;
 mod report;
+mod scaleout;
 mod stats;
 mod vocab;
 
@@ -92,6 +93,9 @@ enum Scenario {
     /// The sync server under load: gapmap-relay vs the automerge-repo 2.5
     /// reference server (throughput, latency, idle memory, scale).
     Relay(relay::RelayArgs),
+    /// Several gapmap-relay instances on one Redis (1, 2, 3) against one
+    /// relay on sled: throughput and latency, same workload, same run.
+    Scaleout(scaleout::ScaleoutArgs),
     /// The client side: `gapmap add` routed through an owner process, the
     /// first clone's bytes on the wire, catch-up after offline edits.
     Client(client::ClientArgs),
@@ -153,6 +157,7 @@ fn main() -> ExitCode {
     let result = match &cli.scenario {
         Scenario::Add(args) => add::run(args, &cli.common),
         Scenario::Relay(args) => relay::run(args),
+        Scenario::Scaleout(args) => scaleout::run(args),
         Scenario::Client(args) => client::run(args, &cli.common),
         Scenario::Canvas(args) => write_canvas(args),
         Scenario::AddPhases { home } => phases::add_once(home, add::AUTHOR).map(|laps| {
