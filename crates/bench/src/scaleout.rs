@@ -238,6 +238,8 @@ fn drive(
             .arg(format!("ws://127.0.0.1:{}", r.port));
     }
     let relays_cpu0: f64 = relays.iter().map(|p| cpu_seconds(p.pid())).sum();
+    let relays_rss0 = rss_sum(relays);
+    let redis_mem0 = redis.and_then(|p| redis_used_memory(p.port));
     let redis_cpu0 = redis.map(|p| cpu_seconds(p.pid()));
     let start = Instant::now();
     let output = cmd
@@ -245,6 +247,9 @@ fn drive(
         .with_context(|| format!("cannot run {cmd:?}"))?;
     let wall = start.elapsed().as_secs_f64();
     let relays_cpu = relays.iter().map(|p| cpu_seconds(p.pid())).sum::<f64>() - relays_cpu0;
+    // Memory once the clients are gone: what holding the documents costs.
+    let relays_rss = rss_sum(relays);
+    let redis_mem = redis.and_then(|p| redis_used_memory(p.port));
     let redis_cpu = redis.map(|p| cpu_seconds(p.pid())).zip(redis_cpu0);
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
@@ -268,6 +273,10 @@ fn drive(
     figures["relays_cpu_s"] = json!(round3(relays_cpu));
     figures["redis_cpu_s"] = json!(redis_cpu.map(|(after, before)| round3(after - before)));
     figures["warmup_s"] = report["plan"]["warmup_s"].clone();
+    figures["relays_rss_before_kib"] = json!(relays_rss0);
+    figures["relays_rss_after_kib"] = json!(relays_rss);
+    figures["redis_used_memory_before"] = json!(redis_mem0);
+    figures["redis_used_memory_after"] = json!(redis_mem);
     Ok(figures)
 }
 
@@ -403,6 +412,16 @@ impl Proc {
     }
 }
 
+impl Drop for Proc {
+    /// A process left running by an error on the way is killed.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// `redis-server`: `explicit`, else on PATH, else in the usual directories.
 fn locate_redis(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(path) = explicit {
@@ -460,6 +479,41 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     tcp.read_to_string(&mut text).ok()?;
     let (head, body) = text.split_once("\r\n\r\n")?;
     head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+}
+
+/// The resident memory of every relay together, KiB.
+fn rss_sum(relays: &[Proc]) -> Option<u64> {
+    relays
+        .iter()
+        .map(|p| crate::relay::servers::rss_kib(p.pid()).ok())
+        .sum()
+}
+
+/// `used_memory` of `INFO memory` of the Redis on `port`, bytes.
+fn redis_used_memory(port: u16) -> Option<u64> {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    tcp.write_all(b"INFO memory\r\n").ok()?;
+    // A bulk string: `$LEN\r\n` then LEN bytes; read until it is all there.
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = tcp.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        if let Some((len, rest)) = text.strip_prefix('$').and_then(|t| t.split_once("\r\n")) {
+            if rest.len() >= len.parse::<usize>().ok()? {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&buf)
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// User + system CPU seconds `pid` has used so far (/proc/PID/stat).
@@ -528,6 +582,11 @@ struct Row {
     /// Latency run (fixed rate): CPU share of one core, relays and Redis.
     relays_cores_at_rate: Option<f64>,
     redis_cores_at_rate: Option<f64>,
+    /// Throughput run: growth of the relays' RSS and of Redis's
+    /// `used_memory` per document, KiB, and the edits each document got.
+    relays_rss_kib_per_doc: Option<f64>,
+    redis_kib_per_doc: Option<f64>,
+    edits_per_doc: Option<f64>,
 }
 
 fn med(runs: &[Value], f: impl Fn(&Value) -> Option<f64>) -> Option<f64> {
@@ -556,6 +615,17 @@ impl Report {
                 let cores = |cpu: &'static str| {
                     move |r: &Value| ratio(r[cpu].as_f64()?, r["wall_s"].as_f64()?)
                 };
+                let growth = |before: &'static str, after: &'static str, unit: f64| {
+                    move |r: &Value| {
+                        let grown = r[after].as_f64()? - r[before].as_f64()?;
+                        ratio(grown / unit, r["documents"].as_f64()?)
+                    }
+                };
+                let edits_per_doc = |r: &Value| {
+                    let edits = r["edits_per_s"].as_f64()?
+                        * (r["seconds"].as_f64()? + r["warmup_s"].as_f64()?);
+                    ratio(edits, r["documents"].as_f64()?)
+                };
                 let sum = |key: &str| -> u64 {
                     tp.iter().chain(lat).filter_map(|r| r[key].as_u64()).sum()
                 };
@@ -574,6 +644,19 @@ impl Report {
                     redis_cpu_ms_per_edit: med(tp, per_edit("redis_cpu_s")),
                     relays_cores_at_rate: med(lat, cores("relays_cpu_s")),
                     redis_cores_at_rate: med(lat, cores("redis_cpu_s")),
+                    relays_rss_kib_per_doc: med(
+                        tp,
+                        growth("relays_rss_before_kib", "relays_rss_after_kib", 1.0),
+                    ),
+                    redis_kib_per_doc: med(
+                        tp,
+                        growth(
+                            "redis_used_memory_before",
+                            "redis_used_memory_after",
+                            1024.0,
+                        ),
+                    ),
+                    edits_per_doc: med(tp, edits_per_doc),
                 }
             })
             .collect()
@@ -592,15 +675,24 @@ impl Report {
             self.seconds, self.rounds
         );
         out += &format!(
-            "{:<10} {:>10} {:>7} {:>8} | {:>8} {:>8} {:>8} {:>8} {:>7} | {:>5} {:>8} | {:>11} {:>10}\n",
-            "config", "edits/s", "x sled", "tp p99", "p50", "p99", "max", "p99 x", "lat e/s",
-            "lost", "problems", "relay ms/ed", "redis ms/ed"
+            "{:<10} {:>10} {:>7} {:>8} | {:>8} {:>8} {:>8} {:>8} {:>7} | {:>5} {:>8}\n",
+            "config",
+            "edits/s",
+            "x sled",
+            "tp p99",
+            "p50",
+            "p99",
+            "max",
+            "p99 x",
+            "lat e/s",
+            "lost",
+            "problems"
         );
         for r in rows {
             let x_tp = base.and_then(|b| ratio(r.edits_per_s?, b.edits_per_s?));
             let x_p99 = base.and_then(|b| ratio(r.p99_ms?, b.p99_ms?));
             out += &format!(
-                "{:<10} {:>10} {:>7} {:>8} | {:>8} {:>8} {:>8} {:>8} {:>7} | {:>5} {:>8} | {:>11} {:>10}\n",
+                "{:<10} {:>10} {:>7} {:>8} | {:>8} {:>8} {:>8} {:>8} {:>7} | {:>5} {:>8}\n",
                 r.name,
                 f(r.edits_per_s, 1),
                 f(x_tp, 2),
@@ -612,12 +704,37 @@ impl Report {
                 f(r.latency_edits_per_s, 1),
                 r.lost,
                 r.problems,
+            );
+        }
+        out += &format!(
+            "\n{:<10} {:>11} {:>11} {:>12} {:>12} {:>13} {:>13} {:>9}\n",
+            "config",
+            "relay ms/ed",
+            "redis ms/ed",
+            "relay cores",
+            "redis cores",
+            "relay KiB/doc",
+            "redis KiB/doc",
+            "edits/doc"
+        );
+        for r in rows {
+            out += &format!(
+                "{:<10} {:>11} {:>11} {:>12} {:>12} {:>13} {:>13} {:>9}\n",
+                r.name,
                 f(r.relays_cpu_ms_per_edit, 3),
                 f(r.redis_cpu_ms_per_edit, 3),
+                f(r.relays_cores_at_rate, 3),
+                f(r.redis_cores_at_rate, 3),
+                f(r.relays_rss_kib_per_doc, 1),
+                f(r.redis_kib_per_doc, 1),
+                f(r.edits_per_doc, 0),
             );
         }
         out += "\nx sled: this configuration over the sled baseline (edits/s: higher is better; p99: lower is better).\n";
-        out += "ms/ed: CPU milliseconds per delivered edit over the throughput run (all relays together; Redis).\n";
+        out += "tp p99: edit-to-peer p99 of the closed loop; p50/p99/max: of the fixed-rate latency run.\n";
+        out += "ms/ed: CPU ms per edit over the whole throughput run, setup included (all relays together; Redis).\n";
+        out += "cores: CPU share of one core during the latency run (fixed rate). KiB/doc: memory growth over\n";
+        out += "the throughput run per document (relays' RSS; Redis used_memory), each document having had edits/doc edits.\n";
         out += "One machine for every process: more relays add no CPU, so read the curve and the overhead.\n";
         if self.quick {
             out += "(--quick: the figures here prove the harness works, nothing more)\n";
@@ -649,6 +766,9 @@ impl Report {
                     "redis_cpu_ms_per_edit": r3(r.redis_cpu_ms_per_edit),
                     "relays_cores_at_latency_rate": r3(r.relays_cores_at_rate),
                     "redis_cores_at_latency_rate": r3(r.redis_cores_at_rate),
+                    "relays_rss_kib_per_document": r3(r.relays_rss_kib_per_doc),
+                    "redis_kib_per_document": r3(r.redis_kib_per_doc),
+                    "edits_per_document": r3(r.edits_per_doc),
                 })
             })
             .collect();
