@@ -6,6 +6,7 @@ mod import;
 mod interviews;
 mod notes;
 mod rounds;
+mod summary;
 
 pub use annotations::RATING_RANGE;
 

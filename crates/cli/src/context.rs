@@ -246,7 +246,7 @@ impl Context {
 
     /// Makes `loaded`'s changes durable and updates the index.
     pub fn save(&self, loaded: &mut Loaded) -> Result<()> {
-        let meta = meta_of(&loaded.id, &loaded.canvas);
+        let meta = meta_of(&loaded.id, &mut loaded.canvas);
         self.store
             .save(&meta.id, loaded.canvas.doc_mut(), &meta)
             .with_context(|| format!("saving canvas {}", loaded.id))
@@ -254,13 +254,13 @@ impl Context {
 }
 
 /// The index entry of a canvas.
-pub fn meta_of(id: &DocId, canvas: &Canvas) -> DocMeta {
-    // describe() reads only titles and trash marks: cheap on a big canvas.
-    let (title, notes) = gapmap_canvas::describe(canvas.doc());
+pub fn meta_of(id: &DocId, canvas: &mut Canvas) -> DocMeta {
+    // The live-note count is remembered per document state, so a process
+    // that keeps canvases loaded does not count thousands of notes per save.
     DocMeta {
         id: id.to_string(),
-        title,
-        notes,
+        title: canvas.title(),
+        notes: canvas.live_note_count(),
         updated_ms: now_ms(),
     }
 }

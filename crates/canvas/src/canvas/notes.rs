@@ -3,9 +3,10 @@
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ROOT};
 
+use super::summary::{self, Slot, Summary};
 use super::{excerpt, null, Canvas};
 use crate::error::{CanvasError, Result};
-use crate::field::{ensure_map, get_int, get_map, get_string, put_text};
+use crate::field::{ensure_map, get_int, get_map, put_text};
 use crate::note::{Note, NoteId, Position};
 use crate::rank;
 use crate::section::Section;
@@ -24,8 +25,10 @@ impl Canvas {
         author: &str,
         now_ms: i64,
     ) -> Result<NoteId> {
+        self.commit_pending();
+        let before = summary::of(&mut self.doc);
         let new = self.prepare_note(section, text, tags)?;
-        self.write(now_ms, |doc| {
+        let id = self.write(now_ms, |doc| {
             let id = new.insert(doc, author, now_ms)?;
             let message = format!(
                 "add note {} to {section}: \"{}\"",
@@ -33,13 +36,38 @@ impl Canvas {
                 excerpt(&new.text)
             );
             Ok((id, message))
-        })
+        })?;
+        // The next state's summary, without reading the notes again: the
+        // new note in its place, and the ranks of any notes it re-ranked.
+        if let Some(after) = summary::key(&mut self.doc) {
+            let mut next = Summary::clone(&before);
+            let slots = next.sections.entry(section).or_default();
+            for (renamed, rank) in &new.renamed {
+                if let Some(slot) = slots.iter_mut().find(|s| s.id == *renamed) {
+                    slot.rank = rank.clone();
+                }
+            }
+            slots.push(Slot {
+                id: id.clone(),
+                rank: new.rank.clone(),
+            });
+            summary::sort(slots);
+            next.live += 1;
+            summary::remember(after, std::sync::Arc::new(next));
+        }
+        Ok(id)
+    }
+
+    /// The number of live (not trashed) notes, as [`crate::describe`]
+    /// counts them, remembered per document state.
+    pub fn live_note_count(&mut self) -> usize {
+        summary::of(&mut self.doc).live
     }
 
     /// Checks a note about to be added and picks its id and rank, so it can
     /// be written inside another change (a finding that makes a note).
     pub(super) fn prepare_note(
-        &self,
+        &mut self,
         section: Section,
         text: &str,
         tags: &[String],
@@ -237,30 +265,14 @@ impl Canvas {
     }
 
     /// Id and rank of the live notes of a section, in board order: what
-    /// placing a note needs, read without the rest of every note (a big
-    /// canvas has thousands).
-    fn section_slots(&self, section: Section) -> Vec<Slot> {
-        let Some(notes) = get_map(&self.doc, &ROOT, "notes") else {
-            return Vec::new();
-        };
-        let mut slots: Vec<Slot> = self
-            .doc
-            .map_range(&notes, ..)
-            .filter_map(|item| {
-                let obj = item.id();
-                let here = get_string(&self.doc, &obj, "section")?
-                    .parse::<Section>()
-                    .ok()?
-                    == section;
-                let live = get_int(&self.doc, &obj, "trashed_at").is_none();
-                (here && live).then(|| Slot {
-                    id: NoteId::from(item.key.as_ref()),
-                    rank: get_string(&self.doc, &obj, "rank").unwrap_or_default(),
-                })
-            })
-            .collect();
-        slots.sort_by(|a, b| (&a.rank, &a.id).cmp(&(&b.rank, &b.id)));
-        slots
+    /// placing a note needs, remembered per document state (a big canvas has
+    /// thousands of notes; see [`summary`]).
+    fn section_slots(&mut self, section: Section) -> Vec<Slot> {
+        summary::of(&mut self.doc)
+            .sections
+            .get(&section)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The live (not trashed) notes of a section, ordered by rank; equal
@@ -389,12 +401,6 @@ fn normalize_tags(tags: &[String]) -> Result<Vec<String>> {
 
 /// The rank for a note at `index` among `neighbours` (sorted), and the
 /// neighbours that need a new rank to make room.
-/// A note's place in its section.
-struct Slot {
-    id: NoteId,
-    rank: String,
-}
-
 fn place(neighbours: &[Slot], index: usize) -> (String, Vec<(NoteId, String)>) {
     let ranks: Vec<&str> = neighbours.iter().map(|n| n.rank.as_str()).collect();
     let (own, renamed) = rank::place(&ranks, index);
