@@ -163,10 +163,16 @@ impl Docs for LiveDocs {
             .unwrap_or_default();
         self.handle
             .block_on(self.repo.commit(doc_id, doc, meta, &since))?;
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.to_string(), doc.clone());
+        // Bring the cached copy up to date with this command's changes (a
+        // clone of a big canvas would cost more than the command).
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let caught_up = cache.get_mut(id).is_some_and(|cached| {
+            let changes = doc.get_changes(&cached.get_heads());
+            cached.apply_changes(changes).is_ok() && cached.get_heads() == doc.get_heads()
+        });
+        if !caught_up {
+            cache.insert(id.to_string(), doc.clone());
+        }
         Ok(())
     }
 

@@ -116,7 +116,7 @@ fn summarise(report: &RelayReport) -> Vec<Row> {
                 let (g, r) = both(scenario, "lost", most);
                 rows.push(Row {
                     scenario: label,
-                    figure: "arrivals lost",
+                    figure: "arrivals not in 3 s after the window",
                     gapmap: g,
                     reference: r,
                     ratio: None,
@@ -177,7 +177,7 @@ fn summarise(report: &RelayReport) -> Vec<Row> {
                 }
                 rows.push(Row {
                     scenario: label,
-                    figure: "arrivals lost",
+                    figure: "arrivals not in 3 s after the window",
                     gapmap: Some(lost),
                     reference: None,
                     ratio: None,
