@@ -87,6 +87,12 @@ impl Canvas {
         Canvas::from_doc(doc)
     }
 
+    /// Takes the underlying document out, leaving an empty one: for handing
+    /// the document back to whoever lent it, once the canvas is done with.
+    pub fn take_doc(&mut self) -> AutoCommit {
+        std::mem::take(&mut self.doc)
+    }
+
     /// The underlying document.
     pub fn doc(&self) -> &AutoCommit {
         &self.doc

@@ -50,10 +50,7 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
         Command::New { title } => new(&ctx, &title, json, out),
         Command::Sample => {
             let author = ctx.author()?;
-            let mut loaded = Loaded {
-                id: DocId::random(),
-                canvas: sample::build(&author, now_ms())?,
-            };
+            let mut loaded = Loaded::new(DocId::random(), sample::build(&author, now_ms())?);
             ctx.prepare_write(&mut loaded)?;
             ctx.save(&mut loaded)?;
             ctx.store.set_setting(CURRENT_KEY, &loaded.id.to_string())?;
@@ -335,7 +332,7 @@ fn new(ctx: &Context, title: &str, json: bool, out: &mut dyn Write) -> Result<()
     let author = ctx.author()?;
     let canvas = Canvas::create(title, &author, now_ms())?;
     let id = DocId::random();
-    let mut loaded = Loaded { id, canvas };
+    let mut loaded = Loaded::new(id, canvas);
     ctx.prepare_write(&mut loaded)?;
     ctx.save(&mut loaded)?;
     ctx.store.set_setting(CURRENT_KEY, &id.to_string())?;
@@ -442,21 +439,31 @@ fn export(
     out: &mut dyn Write,
 ) -> Result<()> {
     let mut loaded = ctx.load()?;
-    loaded.canvas = crate::research::for_export(loaded.canvas, format, anonymise)?;
+    let id = loaded.id;
+    // An anonymised export works on a copy: the loaded document goes back
+    // to the store's owner untouched.
+    let mut anonymised = match anonymise {
+        true => Some(crate::research::for_export(
+            loaded.canvas.clone(),
+            format,
+            true,
+        )?),
+        false => None,
+    };
+    let canvas = anonymised.as_mut().unwrap_or(&mut loaded.canvas);
     let bytes = match format {
-        ExportFormat::Md => render::to_markdown(&loaded.canvas, &loaded.id).into_bytes(),
+        ExportFormat::Md => render::to_markdown(canvas, &id).into_bytes(),
         ExportFormat::Json => {
-            let mut s =
-                serde_json::to_string_pretty(&render::to_export_json(&loaded.canvas, &loaded.id))?;
+            let mut s = serde_json::to_string_pretty(&render::to_export_json(canvas, &id))?;
             s.push('\n');
             s.into_bytes()
         }
-        ExportFormat::Html => render::to_html(&loaded.canvas, &loaded.id).into_bytes(),
-        ExportFormat::Svg => render::to_svg(&loaded.canvas, &loaded.id).into_bytes(),
-        ExportFormat::Png => crate::png::from_svg(&render::to_svg(&loaded.canvas, &loaded.id))?,
-        ExportFormat::Automerge => loaded.canvas.doc_mut().save(),
-        ExportFormat::CsvNotes => render::to_csv_notes(&loaded.canvas).into_bytes(),
-        ExportFormat::CsvFindings => render::to_csv_findings(&loaded.canvas).into_bytes(),
+        ExportFormat::Html => render::to_html(canvas, &id).into_bytes(),
+        ExportFormat::Svg => render::to_svg(canvas, &id).into_bytes(),
+        ExportFormat::Png => crate::png::from_svg(&render::to_svg(canvas, &id))?,
+        ExportFormat::Automerge => canvas.doc_mut().save(),
+        ExportFormat::CsvNotes => render::to_csv_notes(canvas).into_bytes(),
+        ExportFormat::CsvFindings => render::to_csv_findings(canvas).into_bytes(),
     };
     match output {
         Some(path) => {
@@ -496,10 +503,7 @@ fn import(ctx: &Context, file: &Path, json: bool, out: &mut dyn Write) -> Result
                 .and_then(|s| s.to_str())
                 .and_then(|s| DocId::parse(s).ok())
                 .unwrap_or_else(DocId::random);
-            let mut loaded = Loaded {
-                id,
-                canvas: incoming,
-            };
+            let mut loaded = Loaded::new(id, incoming);
             ctx.save(&mut loaded)?;
             (id, true)
         }

@@ -36,6 +36,11 @@ pub trait Docs: Send + Sync {
     fn store(&self) -> Store;
     /// The running engine, when commands run inside the store's owner.
     fn repo(&self) -> Option<(gapmap_repo::Repo, tokio::runtime::Handle)>;
+    /// Takes back a document [`Docs::load`] gave out, once the command is
+    /// done with it (a process that keeps documents loaded reuses it).
+    fn release(&self, id: &str, doc: AutoCommit) {
+        let _ = (id, doc);
+    }
 }
 
 impl Docs for Store {
@@ -81,6 +86,27 @@ pub struct Loaded {
     pub id: DocId,
     /// The document.
     pub canvas: Canvas,
+    /// Where the document came from, to hand it back when dropped.
+    lent_by: Option<Arc<dyn Docs>>,
+}
+
+impl Loaded {
+    /// A canvas not loaded from the store (new, imported, built).
+    pub fn new(id: DocId, canvas: Canvas) -> Loaded {
+        Loaded {
+            id,
+            canvas,
+            lent_by: None,
+        }
+    }
+}
+
+impl Drop for Loaded {
+    fn drop(&mut self) {
+        if let Some(docs) = self.lent_by.take() {
+            docs.release(&self.id.to_string(), self.canvas.take_doc());
+        }
+    }
 }
 
 /// Milliseconds since the Unix epoch.
@@ -221,7 +247,11 @@ impl Context {
             .load(&id.to_string())?
             .with_context(|| format!("unknown canvas {id} (see `gapmap list`)"))?;
         let canvas = Canvas::from_doc(doc).with_context(|| format!("canvas {id}"))?;
-        Ok(Loaded { id, canvas })
+        Ok(Loaded {
+            id,
+            canvas,
+            lent_by: Some(self.store.clone()),
+        })
     }
 
     /// Prepares `loaded` for a change by the current author: sets the actor

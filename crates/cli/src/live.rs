@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result};
+use automerge::transaction::Transactable as _;
 use automerge::{AutoCommit, ChangeHash};
 use gapmap_repo::{DocumentId, Repo, RepoConfig, RepoEvent};
 use gapmap_store::{DocMeta, Store};
@@ -47,6 +48,10 @@ pub struct LiveDocs {
     /// The heads each document had when a command loaded it: what peers may
     /// already know when it commits.
     loaded_heads: Mutex<HashMap<String, Vec<ChangeHash>>>,
+    /// The heads of each document lent to a command as last loaded or
+    /// saved: a copy handed back with other heads holds changes the engine
+    /// never got (a command that failed before saving), and is not kept.
+    lent: Mutex<HashMap<String, Vec<ChangeHash>>>,
     /// Documents a peer changed since they were cached: the engine may have
     /// stored and unloaded them, so the cache must be refreshed from the store.
     stale: Arc<Mutex<Stale>>,
@@ -85,6 +90,7 @@ impl LiveDocs {
             handle,
             cache: Mutex::new(HashMap::new()),
             loaded_heads: Mutex::new(HashMap::new()),
+            lent: Mutex::new(HashMap::new()),
             stale,
         }
     }
@@ -142,14 +148,17 @@ impl Docs for LiveDocs {
                     .with_context(|| format!("catching up document {id}"))?;
             }
         }
+        let heads = doc.get_heads();
         self.loaded_heads
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id.to_string(), doc.get_heads());
-        self.cache
+            .insert(id.to_string(), heads.clone());
+        // Lent, not copied (a copy of a big canvas costs more than most
+        // commands): it comes back through `release`.
+        self.lent
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id.to_string(), doc.clone());
+            .insert(id.to_string(), heads);
         Ok(Some(doc))
     }
 
@@ -163,17 +172,25 @@ impl Docs for LiveDocs {
             .unwrap_or_default();
         self.handle
             .block_on(self.repo.commit(doc_id, doc, meta, &since))?;
-        // Bring the cached copy up to date with this command's changes (a
-        // clone of a big canvas would cost more than the command).
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        let caught_up = cache.get_mut(id).is_some_and(|cached| {
-            let changes = doc.get_changes(&cached.get_heads());
-            cached.apply_changes(changes).is_ok() && cached.get_heads() == doc.get_heads()
-        });
-        if !caught_up {
-            cache.insert(id.to_string(), doc.clone());
-        }
+        self.lent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), doc.get_heads());
         Ok(())
+    }
+
+    fn release(&self, id: &str, mut doc: AutoCommit) {
+        let lent = self
+            .lent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        if doc.pending_ops() == 0 && lent.is_some_and(|heads| heads == doc.get_heads()) {
+            self.cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id.to_string(), doc);
+        }
     }
 
     fn setting(&self, key: &str) -> Result<Option<String>> {

@@ -232,7 +232,8 @@ pub fn interview(
             print_id(out, json, id.as_str())
         }
         InterviewCommand::List => {
-            let canvas = ctx.load()?.canvas;
+            let loaded = ctx.load()?;
+            let canvas = &loaded.canvas;
             let all = canvas.interviews();
             if json {
                 let rows: Vec<Value> = all.iter().map(interview_json).collect();
@@ -260,13 +261,14 @@ pub fn interview(
             Ok(())
         }
         InterviewCommand::Show { id } => {
-            let canvas = ctx.load()?.canvas;
+            let loaded = ctx.load()?;
+            let canvas = &loaded.canvas;
             let id = canvas.resolve_interview(&id)?;
             let i = canvas.interview(&id).context("the interview vanished")?;
             if json {
                 writeln!(out, "{}", interview_json(&i))?;
             } else {
-                print_interview(&canvas, &i, out)?;
+                print_interview(canvas, &i, out)?;
             }
             Ok(())
         }
@@ -525,7 +527,8 @@ pub fn finding(ctx: &Context, cmd: FindingCommand, json: bool, out: &mut dyn Wri
             Ok(())
         }
         FindingCommand::List { interview, note } => {
-            let canvas = ctx.load()?.canvas;
+            let loaded = ctx.load()?;
+            let canvas = &loaded.canvas;
             let interview = interview
                 .map(|i| canvas.resolve_interview(&i))
                 .transpose()?;
@@ -555,7 +558,7 @@ pub fn finding(ctx: &Context, cmd: FindingCommand, json: bool, out: &mut dyn Wri
                         f.id,
                         i.date,
                         clip(&i.interviewee, 16),
-                        about(&canvas, f),
+                        about(canvas, f),
                         one_line(&f.text)
                     )?;
                 }
@@ -575,7 +578,8 @@ pub fn finding(ctx: &Context, cmd: FindingCommand, json: bool, out: &mut dyn Wri
 
 /// `gapmap review`
 pub fn review(ctx: &Context, args: ReviewArgs, json: bool, out: &mut dyn Write) -> Result<()> {
-    let canvas = ctx.load()?.canvas;
+    let loaded = ctx.load()?;
+    let canvas = &loaded.canvas;
     let items: Vec<_> = canvas
         .review(args.min)
         .into_iter()
@@ -678,7 +682,8 @@ pub fn round(ctx: &Context, cmd: RoundCommand, json: bool, out: &mut dyn Write) 
             Ok(())
         }
         RoundCommand::List => {
-            let canvas = ctx.load()?.canvas;
+            let loaded = ctx.load()?;
+            let canvas = &loaded.canvas;
             let rounds = canvas.rounds();
             if json {
                 let rows: Vec<Value> = rounds.iter().map(round_json).collect();
@@ -726,10 +731,8 @@ fn round_json(r: &gapmap_canvas::Round) -> Value {
 pub fn at(loaded: Loaded, point: &str) -> Result<Loaded> {
     let point = loaded.canvas.point(point)?;
     let canvas = loaded.canvas.at(&point)?;
-    Ok(Loaded {
-        id: loaded.id,
-        canvas,
-    })
+    // A past state, read-only: not handed back to the store's owner.
+    Ok(Loaded::new(loaded.id, canvas))
 }
 
 /// `gapmap log --since POINT`: the history after a point.
@@ -740,7 +743,8 @@ pub fn history_since(canvas: &Canvas, point: &str) -> Result<Vec<HistoryEntry>> 
 
 /// `gapmap diff [FROM] [TO]`
 pub fn diff_cmd(ctx: &Context, args: DiffArgs, json: bool, out: &mut dyn Write) -> Result<()> {
-    let canvas = ctx.load()?.canvas;
+    let loaded = ctx.load()?;
+    let canvas = &loaded.canvas;
     let from = match &args.from {
         Some(p) => canvas.point(p)?,
         None => Point::Round(canvas.last_round().context(
@@ -962,7 +966,8 @@ pub fn link(ctx: &Context, args: LinkArgs, json: bool, out: &mut dyn Write) -> R
 
 /// `gapmap gaps`
 pub fn gaps(ctx: &Context, args: GapsArgs, json: bool, out: &mut dyn Write) -> Result<()> {
-    let canvas = ctx.load()?.canvas;
+    let loaded = ctx.load()?;
+    let canvas = &loaded.canvas;
     let cov = canvas.coverage();
     if json {
         let item = |g: &gapmap_canvas::GapItem| {
@@ -1208,7 +1213,7 @@ pub fn import_json(
         .and_then(|s| DocId::parse(s).ok())
         .filter(|id| !ctx.store.contains(&id.to_string()).unwrap_or(true))
         .unwrap_or_else(DocId::random);
-    let mut loaded = Loaded { id, canvas };
+    let mut loaded = Loaded::new(id, canvas);
     ctx.prepare_write(&mut loaded)?;
     ctx.save(&mut loaded)?;
     if ctx.store.setting(CURRENT_KEY)?.is_none() {

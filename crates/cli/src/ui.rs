@@ -102,7 +102,8 @@ impl Board {
 
     /// A canvas as it is now. Blocking.
     fn load(&self, id: &DocId) -> Result<Canvas> {
-        Ok(self.context(id, &self.author).load_id(*id)?.canvas)
+        // A copy for the page; the loaded document goes back to the cache.
+        Ok(self.context(id, &self.author).load_id(*id)?.canvas.clone())
     }
 
     /// Carries out a page's change as `name`; returns what the page is told.
@@ -131,10 +132,10 @@ impl Board {
             );
         }
         let ctx = Context::new(self.docs(), None, Some(self.author.clone()));
-        let mut loaded = Loaded {
-            id: DocId::random(),
-            canvas: Canvas::create(title, &self.author, now_ms())?,
-        };
+        let mut loaded = Loaded::new(
+            DocId::random(),
+            Canvas::create(title, &self.author, now_ms())?,
+        );
         ctx.prepare_write(&mut loaded)?;
         ctx.save(&mut loaded)?;
         self.docs.set_setting(CURRENT_KEY, &loaded.id.to_string())?;
@@ -182,10 +183,7 @@ pub fn ui(ctx: &Context, args: UiArgs, json: bool, out: &mut dyn Write) -> Resul
     let remotes = net::sync_targets(ctx, &args.sync, args.token.clone())?;
     if ctx.store.list()?.is_empty() {
         let author = ctx.author()?;
-        let mut loaded = Loaded {
-            id: DocId::random(),
-            canvas: sample::build(&author, now_ms())?,
-        };
+        let mut loaded = Loaded::new(DocId::random(), sample::build(&author, now_ms())?);
         ctx.prepare_write(&mut loaded)?;
         ctx.save(&mut loaded)?;
         ctx.store.set_setting(CURRENT_KEY, &loaded.id.to_string())?;
