@@ -92,7 +92,8 @@ fn relay_quick_reports_every_scenario() {
         assert!(row["gapmap"].is_number(), "{row}");
         if js && row["reference"].is_number() {
             assert!(
-                row["ratio_gapmap_over_reference"].is_number() || row["figure"] == "arrivals lost",
+                row["ratio_gapmap_over_reference"].is_number()
+                    || row["figure"] == "arrivals not in 3 s after the window",
                 "{row}"
             );
         }
