@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use gapmap_repo::routes::constant_time_eq;
 use gapmap_repo::DocumentId;
 use serde::Deserialize;
 
@@ -224,13 +225,6 @@ impl Tokens {
 /// A fresh random secret: 32 bytes as hex.
 pub fn new_secret() -> String {
     hex::encode(rand::random::<[u8; 32]>())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn parse_rfc3339(s: &str) -> Option<SystemTime> {
