@@ -225,40 +225,8 @@ impl Repo {
         stop: CancellationToken,
         on_error: impl Fn(&Error) + Send,
     ) {
-        let mut backoff = client::Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
-        while !stop.is_cancelled() {
-            let attempt = async {
-                let socket = client::dial(
-                    &url,
-                    token.as_deref(),
-                    self.ws_config,
-                    Duration::from_secs(15),
-                )
-                .await?;
-                let ids = self.stored_ids()?;
-                Ok::<_, Error>((socket, ids))
-            };
-            let started = std::time::Instant::now();
-            match attempt.await {
-                Ok((socket, ids)) => {
-                    tracing::info!(%url, documents = ids.len(), "connected");
-                    let run = connection::run(self.clone(), socket, Spec::client(&url, ids, None));
-                    tokio::select! {
-                        _ = run => tracing::info!(%url, "disconnected"),
-                        _ = stop.cancelled() => return,
-                    }
-                    if started.elapsed() > Duration::from_secs(10) {
-                        backoff.reset();
-                    }
-                }
-                Err(err) => on_error(&err),
-            }
-            let delay = backoff.next_delay(rand::random::<f64>());
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = stop.cancelled() => return,
-            }
-        }
+        self.stay_connected_any(vec![url], token, stop, on_error)
+            .await
     }
 
     /// [`Repo::stay_connected`] to one remote reachable at several URLs
