@@ -2,7 +2,8 @@
 //! equivalent of the `canvas_load` fuzz target (`fuzz/`, `scripts/fuzz`)
 //! that runs on every CI run: `Canvas::load` never panics, and whatever it
 //! accepts can be read and rendered. Seeds are the canvases the fuzzer
-//! starts from (`fuzz/seeds/canvas_load`).
+//! starts from (`fuzz/seeds/canvas_load`); inputs the fuzzer once crashed on
+//! (`fuzz/regressions/canvas_load-*`) are replayed on every run.
 
 use gapmap_canvas::{render, Canvas, DocId};
 use proptest::prelude::*;
@@ -27,6 +28,25 @@ fn exercise(bytes: &[u8]) {
         let _ = canvas.interviews();
         let _ = canvas.history();
     }
+}
+
+#[test]
+fn inputs_the_fuzzer_once_crashed_on_are_refused_cleanly() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/regressions");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).expect("fuzz/regressions") {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("canvas_load-")
+        {
+            exercise(&std::fs::read(&path).unwrap());
+            seen += 1;
+        }
+    }
+    assert!(seen >= 2, "no canvas_load inputs in {dir}");
 }
 
 #[test]
