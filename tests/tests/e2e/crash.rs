@@ -8,42 +8,7 @@ use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::util::{note_ids, Store};
-
-/// A small xorshift, seeded from the clock: no dependency, a different
-/// schedule each run (the seed is printed so a failure can be replayed).
-struct Rng(u64);
-
-impl Rng {
-    fn new() -> Rng {
-        let seed = std::env::var("GAPMAP_CRASH_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-                    | 1
-            });
-        eprintln!("crash loop seed: GAPMAP_CRASH_SEED={seed}");
-        Rng(seed)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
-
-fn iterations() -> usize {
-    std::env::var("GAPMAP_CRASH_ITERS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200)
-}
+use crate::util::{count, note_ids, Rng, Store};
 
 /// Outcome of one `gapmap add` that may be killed.
 enum Outcome {
@@ -105,10 +70,10 @@ fn kill_9_during_start_up_and_writes_loses_no_acknowledged_edit() {
     let s = Store::new("crash");
     s.ok(&["new", "Crash loop"]);
     let typical = typical_add(&s);
-    let mut rng = Rng::new();
+    let mut rng = Rng::new("crash loop");
     let mut acked = BTreeSet::new();
     let (mut startup_kills, mut write_kills) = (0, 0);
-    let n = iterations();
+    let n = count("GAPMAP_CRASH_ITERS", 200);
     let mut i = 0;
     // Phase 1: kills in the first milliseconds, while sled opens.
     while startup_kills < n {

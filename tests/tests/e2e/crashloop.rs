@@ -15,43 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::relay::harness::{Relay, Replica, Until};
-use crate::util::{note_ids, Store};
-
-/// A small xorshift, seeded from the clock unless `GAPMAP_CRASH_SEED` is
-/// set; the seed is printed so that a failure can be replayed.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(what: &str) -> Rng {
-        let seed = std::env::var("GAPMAP_CRASH_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-                    | 1
-            });
-        eprintln!("{what}: GAPMAP_CRASH_SEED={seed}");
-        Rng(seed)
-    }
-
-    /// A number in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
-
-fn count(var: &str, default: usize) -> usize {
-    std::env::var(var)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
+use crate::util::{count, note_ids, Rng, Store};
 
 fn url(relay: &Relay) -> String {
     format!("ws://127.0.0.1:{}", relay.port)

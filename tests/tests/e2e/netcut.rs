@@ -15,9 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::crashloop::Rng;
 use crate::relay::harness::Relay;
-use crate::util::{note_ids, Store};
+use crate::util::{count, note_ids, Rng, Store};
 
 /// What the proxy did.
 #[derive(Default)]
@@ -133,13 +132,6 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
-}
-
-fn count(var: &str, default: usize) -> usize {
-    std::env::var(var)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
 }
 
 #[test]
