@@ -7,14 +7,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use automerge::transaction::Transactable;
-use automerge::{AutoCommit, Automerge, ReadDoc, ROOT};
+use automerge::Automerge;
 use gapmap_repo::backend::{Backend, BackendError, BoxFuture, Feed};
 use gapmap_repo::routes::{sync_routes, Open};
 use gapmap_repo::server::{serve, ServerConfig};
 use gapmap_repo::{DocumentId, Persist, Repo, RepoConfig};
 use gapmap_store::{DocMeta, Store};
 use tokio_util::sync::CancellationToken;
+
+mod common;
+use common::{read, write};
 
 /// One log of appended changes shared by every instance, and the way into
 /// each instance's engine.
@@ -127,32 +129,6 @@ async fn relay(name: &str, me: usize, shared: &Arc<Shared>) -> (Node, String) {
         relay.repo.shutdown_token().clone(),
     ));
     (relay, url)
-}
-
-fn meta(id: DocumentId) -> DocMeta {
-    DocMeta {
-        id: id.to_string(),
-        title: String::new(),
-        notes: 0,
-        updated_ms: 0,
-    }
-}
-
-async fn write(repo: &Repo, id: DocumentId, key: &str, value: &str) {
-    let mut doc = match repo.document(id).await.unwrap() {
-        Some(doc) => AutoCommit::load(&doc.save()).unwrap(),
-        None => AutoCommit::new(),
-    };
-    let before = doc.get_heads();
-    doc.put(ROOT, key, value).unwrap();
-    repo.commit(id, &mut doc, &meta(id), &before).await.unwrap();
-}
-
-async fn read(repo: &Repo, id: DocumentId, key: &str) -> Option<String> {
-    let doc = repo.document(id).await.unwrap()?;
-    doc.get(ROOT, key)
-        .unwrap()
-        .and_then(|(v, _)| v.into_string().ok())
 }
 
 async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {

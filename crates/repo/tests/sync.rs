@@ -3,11 +3,14 @@
 use std::sync::Arc;
 
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ReadDoc, ROOT};
+use automerge::{AutoCommit, ROOT};
 use gapmap_repo::routes::{sync_routes, Open};
 use gapmap_repo::server::{serve, ServerConfig};
 use gapmap_repo::{DocumentId, Repo, RepoConfig, SyncOutcome};
-use gapmap_store::{DocMeta, Store};
+use gapmap_store::Store;
+
+mod common;
+use common::{meta, read, write};
 
 struct Node {
     _dir: tempfile::TempDir,
@@ -40,32 +43,6 @@ async fn relay() -> (Node, String) {
         shutdown,
     ));
     (relay, url)
-}
-
-fn meta(id: DocumentId) -> DocMeta {
-    DocMeta {
-        id: id.to_string(),
-        title: String::new(),
-        notes: 0,
-        updated_ms: 0,
-    }
-}
-
-async fn write(repo: &Repo, id: DocumentId, key: &str, value: &str) {
-    let mut doc = match repo.document(id).await.unwrap() {
-        Some(doc) => AutoCommit::load(&doc.save()).unwrap(),
-        None => AutoCommit::new(),
-    };
-    let before = doc.get_heads();
-    doc.put(ROOT, key, value).unwrap();
-    repo.commit(id, &mut doc, &meta(id), &before).await.unwrap();
-}
-
-async fn read(repo: &Repo, id: DocumentId, key: &str) -> Option<String> {
-    let doc = repo.document(id).await.unwrap()?;
-    doc.get(ROOT, key)
-        .unwrap()
-        .and_then(|(v, _)| v.into_string().ok())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
