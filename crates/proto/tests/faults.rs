@@ -39,6 +39,13 @@ fn pair() -> Pair {
 }
 
 impl Pair {
+    /// Runs the network until a frame is on its way to the relay.
+    fn until_in_flight_to_relay(&mut self) {
+        while self.net.in_flight(self.link, self.relay) == 0 {
+            assert!(self.net.step());
+        }
+    }
+
     fn edit(&mut self, key: &str) {
         let (alice, doc) = (self.alice, self.doc);
         self.net.change_doc(alice, doc, |d| {
@@ -64,9 +71,7 @@ fn frames_wait_on_their_link_until_delivered() {
     let mut p = pair();
     p.edit("one");
     // Process everything but the frames: alice's change waits on the link.
-    while p.net.in_flight(p.link, p.relay) == 0 {
-        assert!(p.net.step());
-    }
+    p.until_in_flight_to_relay();
     assert!(!p.in_sync());
     assert!(p.net.deliver(p.link, p.relay));
     p.net.run_until_quiescent();
@@ -91,9 +96,7 @@ fn a_partition_holds_frames_until_it_heals() {
 fn a_dropped_frame_stalls_the_connection_and_a_fresh_one_recovers() {
     let mut p = pair();
     p.edit("one");
-    while p.net.in_flight(p.link, p.relay) == 0 {
-        assert!(p.net.step());
-    }
+    p.until_in_flight_to_relay();
     assert!(p.net.drop_frame(p.link, p.relay));
     p.net.run_until_quiescent();
     // Automerge's sync assumes every message arrives: this one stalls…
@@ -113,9 +116,7 @@ fn a_dropped_frame_stalls_the_connection_and_a_fresh_one_recovers() {
 fn a_peer_that_needs_a_lost_change_gets_it_again() {
     let mut p = pair();
     p.edit("one");
-    while p.net.in_flight(p.link, p.relay) == 0 {
-        assert!(p.net.step());
-    }
+    p.until_in_flight_to_relay();
     assert!(p.net.drop_frame(p.link, p.relay));
     p.net.run_until_quiescent();
     p.edit("two");
