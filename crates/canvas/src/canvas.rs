@@ -2,6 +2,7 @@
 
 mod annotations;
 mod anonymise;
+mod identity;
 mod import;
 mod interviews;
 mod notes;
@@ -172,7 +173,9 @@ impl Canvas {
     }
 
     /// Changes the given parts of the job statement; `None` leaves a part
-    /// as it is, `Some("")` clears it. Nothing given: nothing changes.
+    /// as it is, `Some("")` clears it. Nothing given: nothing changes. Lead
+    /// words typed along ("When …", "I want to …", "so I can …") are not
+    /// stored (see [`Job::without_leads`]).
     pub fn set_job(
         &mut self,
         situation: Option<&str>,
@@ -188,11 +191,19 @@ impl Canvas {
         if parts.iter().all(|(_, v)| v.is_none()) {
             return Ok(());
         }
+        let typed = |part: Option<&str>| part.unwrap_or_default().to_string();
+        let clean = Job {
+            situation: typed(situation),
+            motivation: typed(motivation),
+            outcome: typed(outcome),
+        }
+        .without_leads();
+        let values = [clean.situation, clean.motivation, clean.outcome];
         self.write(now_ms, |doc| {
             let job = ensure_map(doc, &ROOT, "job")?;
-            for (key, value) in parts {
-                if let Some(value) = value {
-                    put_text(doc, &job, key, value.trim())?;
+            for ((key, given), value) in parts.iter().zip(&values) {
+                if given.is_some() {
+                    put_text(doc, &job, key, value)?;
                 }
             }
             Ok(((), "set job statement".to_string()))

@@ -11,7 +11,41 @@ pub struct Job {
     pub outcome: String,
 }
 
+/// The lead words of each part, as people type them along with the part
+/// (lowercase; longest first).
+const SITUATION_LEADS: &[&str] = &["when"];
+const MOTIVATION_LEADS: &[&str] = &["i want to"];
+const OUTCOME_LEADS: &[&str] = &["so that i can", "so i can", "so that"];
+
+/// `text` without a leading `lead` (any case, as a whole word) and the
+/// spaces or comma after it.
+fn strip_leads<'a>(text: &'a str, leads: &[&str]) -> &'a str {
+    let text = text.trim();
+    for lead in leads {
+        let Some(head) = text.get(..lead.len()) else {
+            continue;
+        };
+        let rest = &text[lead.len()..];
+        let whole_word = rest.is_empty() || rest.starts_with(|c: char| c.is_whitespace() || c == ',');
+        if head.eq_ignore_ascii_case(lead) && whole_word {
+            return rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+        }
+    }
+    text
+}
+
 impl Job {
+    /// The statement's parts without the lead words typed along with them:
+    /// "When a client pays late" is the situation "a client pays late"
+    /// (likewise "I want to …" and "so I can …", in any case).
+    pub fn without_leads(&self) -> Job {
+        Job {
+            situation: strip_leads(&self.situation, SITUATION_LEADS).to_string(),
+            motivation: strip_leads(&self.motivation, MOTIVATION_LEADS).to_string(),
+            outcome: strip_leads(&self.outcome, OUTCOME_LEADS).to_string(),
+        }
+    }
+
     /// Whether no part of the statement is written yet.
     pub fn is_empty(&self) -> bool {
         [&self.situation, &self.motivation, &self.outcome]
@@ -100,6 +134,22 @@ mod tests {
             "When I prepare for a customer interview, I want to see what we already know, \
              so I can ask better questions."
         );
+    }
+
+    #[test]
+    fn lead_words_typed_along_are_dropped() {
+        let typed = job(
+            "When a client pays late",
+            "i WANT TO send a friendly reminder",
+            "So I can, keep the client",
+        );
+        assert_eq!(
+            typed.without_leads(),
+            job("a client pays late", "send a friendly reminder", "keep the client")
+        );
+        let plain = job("Whenever it rains", "I wanted to", "so thatcher");
+        assert_eq!(plain.without_leads(), plain, "only whole lead words go");
+        assert_eq!(job("when", "", "").without_leads().situation, "");
     }
 
     #[test]

@@ -144,7 +144,8 @@ pub enum Command {
         /// md, json, html, svg, csv-notes, csv-findings, or automerge (the raw document).
         #[arg(long, short = 'f', value_enum)]
         format: ExportFormat,
-        /// Write to this file instead of stdout.
+        /// Write to this file instead of stdout (automerge: default `<id>.automerge`
+        /// in the current directory, or in FILE when it is a directory; `-` for stdout).
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
         /// Replace interviewees' names with stable pseudonyms everywhere (not for automerge).
@@ -367,7 +368,14 @@ impl Cli {
             Command::Import { file } => fix(file),
             Command::Export {
                 output: Some(file), ..
-            } => fix(file),
+            } if file.as_os_str() != "-" => fix(file),
+            // The raw document's default file is named in the caller's
+            // directory, not the owner's.
+            Command::Export {
+                output: output @ None,
+                format: ExportFormat::Automerge,
+                ..
+            } => *output = Some(cwd.to_path_buf()),
             _ => {}
         }
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
 use clap::CommandFactory;
-use gapmap_canvas::{render, Canvas, DocId, NoteId, Position, Section, Status};
+use gapmap_canvas::{render, Canvas, DocId, NoteId, Position, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -37,9 +37,14 @@ impl Term {
     }
 }
 
-/// Prints the completion script for `shell`.
-pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) {
-    clap_complete::generate(shell, &mut Cli::command(), "gapmap", out);
+/// Prints the completion script for `shell`. Built in memory first:
+/// clap_complete panics when a write fails, and a closed pipe
+/// (`gapmap completions bash | head -1`) is no failure.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "gapmap", &mut script);
+    out.write_all(&script)?;
+    Ok(())
 }
 
 /// Runs one parsed command line against `store`, printing to `out`.
@@ -73,7 +78,7 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
             text,
             tags,
         } => {
-            let section: Section = section.parse()?;
+            let section = crate::words::section(&section)?;
             let id = change(&ctx, |c, author, now| {
                 Ok(c.add_note(section, &text, &tags, author, now)?)
             })?;
@@ -88,7 +93,7 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
             before,
             after,
         } => {
-            let section: Section = section.parse()?;
+            let section = crate::words::section(&section)?;
             note_change(&ctx, &note, json, out, |c, id, now| {
                 let at = match (&before, &after) {
                     (Some(b), _) => Position::Before(c.resolve_note(b)?),
@@ -166,7 +171,7 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
             format,
             output,
             anonymise,
-        } => export(&ctx, format, output.as_deref(), anonymise, out),
+        } => export(&ctx, format, output.as_deref(), anonymise, json, out),
         Command::Import { file } => import(&ctx, &file, json, out),
         Command::Log {
             limit,
@@ -256,10 +261,7 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
             json,
             out,
         ),
-        Command::Completions { shell } => {
-            completions(shell, out);
-            Ok(())
-        }
+        Command::Completions { shell } => completions(shell, out),
     }
 }
 
@@ -371,7 +373,7 @@ fn list(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
 }
 
 fn print_job(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
-    let job = ctx.load()?.canvas.job();
+    let job = ctx.load()?.canvas.job().without_leads();
     if json {
         writeln!(
             out,
@@ -424,7 +426,11 @@ fn trash(ctx: &Context, action: TrashAction, json: bool, out: &mut dyn Write) ->
             if json {
                 writeln!(out, "{}", json!({ "purged": purged }))?;
             } else {
-                writeln!(out, "purged {purged} note(s) from the trash")?;
+                writeln!(
+                    out,
+                    "purged {} from the trash",
+                    crate::words::plural(purged, "note", "notes")
+                )?;
             }
             Ok(())
         }
@@ -436,6 +442,7 @@ fn export(
     format: ExportFormat,
     output: Option<&Path>,
     anonymise: bool,
+    json: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
     let mut loaded = ctx.load()?;
@@ -452,6 +459,10 @@ fn export(
     };
     let canvas = anonymised.as_mut().unwrap_or(&mut loaded.canvas);
     let bytes = match format {
+        // for_export refused --anonymise for the raw document above.
+        ExportFormat::Automerge => {
+            return crate::carry::export(ctx, &mut loaded, output, json, out)
+        }
         ExportFormat::Md => render::to_markdown(canvas, &id).into_bytes(),
         ExportFormat::Json => {
             let mut s = serde_json::to_string_pretty(&render::to_export_json(canvas, &id))?;
@@ -461,7 +472,6 @@ fn export(
         ExportFormat::Html => render::to_html(canvas, &id).into_bytes(),
         ExportFormat::Svg => render::to_svg(canvas, &id).into_bytes(),
         ExportFormat::Png => crate::png::from_svg(&render::to_svg(canvas, &id))?,
-        ExportFormat::Automerge => canvas.doc_mut().save(),
         ExportFormat::CsvNotes => render::to_csv_notes(canvas).into_bytes(),
         ExportFormat::CsvFindings => render::to_csv_findings(canvas).into_bytes(),
     };
@@ -481,82 +491,7 @@ fn import(ctx: &Context, file: &Path, json: bool, out: &mut dyn Write) -> Result
     if crate::research::is_json(&bytes) {
         return crate::research::import_json(ctx, file, &bytes, json, out);
     }
-    let mut incoming = Canvas::load(&bytes)
-        .with_context(|| format!("{} is not a gapmap canvas", file.display()))?;
-    let target = import_target(ctx, file, &mut incoming)?;
-    let (id, merged) = match target {
-        Some(id) => {
-            let mut loaded = ctx.load_id(id)?;
-            let before = loaded.canvas.doc_mut().get_heads();
-            loaded
-                .canvas
-                .doc_mut()
-                .merge(&mut incoming.into_doc())
-                .context("merging the imported document")?;
-            let changed = loaded.canvas.doc_mut().get_heads() != before;
-            ctx.save(&mut loaded)?;
-            (id, changed)
-        }
-        None => {
-            let id = file
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .and_then(|s| DocId::parse(s).ok())
-                .unwrap_or_else(DocId::random);
-            let mut loaded = Loaded::new(id, incoming);
-            ctx.save(&mut loaded)?;
-            (id, true)
-        }
-    };
-    if ctx.store.setting(CURRENT_KEY)?.is_none() {
-        ctx.store.set_setting(CURRENT_KEY, &id.to_string())?;
-    }
-    if json {
-        writeln!(
-            out,
-            "{}",
-            json!({ "id": id.to_string(), "url": id.url(), "changed": merged })
-        )?;
-    } else if merged {
-        writeln!(out, "{id}")?;
-    } else {
-        writeln!(out, "{id} (already up to date)")?;
-    }
-    Ok(())
-}
-
-/// Which canvas an imported document belongs to: `-c` if given, a canvas
-/// whose id is the file's name, or one that shares the document's first
-/// change (same origin); `None` makes it a new canvas.
-fn import_target(ctx: &Context, file: &Path, incoming: &mut Canvas) -> Result<Option<DocId>> {
-    if ctx.has_canvas_arg() {
-        return ctx.canvas_id().map(Some);
-    }
-    if let Some(id) = file
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .and_then(|s| DocId::parse(s).ok())
-    {
-        if ctx.store.contains(&id.to_string())? {
-            return Ok(Some(id));
-        }
-    }
-    let Some(origin) = incoming
-        .doc_mut()
-        .get_changes(&[])
-        .first()
-        .map(|c| c.hash())
-    else {
-        return Ok(None);
-    };
-    for meta in ctx.store.list()? {
-        if let Some(mut doc) = ctx.store.load(&meta.id)? {
-            if doc.get_change_by_hash(&origin).is_some() {
-                return Ok(Some(DocId::parse(&meta.id)?));
-            }
-        }
-    }
-    Ok(None)
+    crate::carry::import(ctx, file, &bytes, json, out)
 }
 
 fn log(

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
@@ -78,7 +79,12 @@ pub struct Context {
     canvas_arg: Option<String>,
     /// `--as` / `GAPMAP_NAME`, if given.
     author_arg: Option<String>,
+    /// Whether this command already warned that the author is unknown.
+    warned_anonymous: AtomicBool,
 }
+
+/// The author of changes when nothing names one.
+const ANONYMOUS: &str = "anonymous";
 
 /// A canvas loaded for a command, with its id.
 pub struct Loaded {
@@ -143,6 +149,7 @@ impl Context {
             store,
             canvas_arg,
             author_arg,
+            warned_anonymous: AtomicBool::new(false),
         }
     }
 
@@ -164,10 +171,13 @@ impl Context {
         if let Some(name) = self.store.setting(NAME_KEY)? {
             return Ok(name);
         }
-        Ok(std::env::var("USER")
-            .ok()
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "anonymous".to_string()))
+        if let Some(user) = std::env::var("USER").ok().filter(|u| !u.trim().is_empty()) {
+            return Ok(user);
+        }
+        if !self.warned_anonymous.swap(true, Ordering::Relaxed) {
+            eprintln!("gapmap: warning: no author name, so your changes are signed \"{ANONYMOUS}\": set yours with gapmap config name NAME (or --as NAME, or GAPMAP_NAME)");
+        }
+        Ok(ANONYMOUS.to_string())
     }
 
     /// The Automerge actor id of `author` in this store: one random actor per
@@ -274,8 +284,14 @@ impl Context {
         Ok(author)
     }
 
-    /// Makes `loaded`'s changes durable and updates the index.
+    /// Makes `loaded`'s changes durable and updates the index. A canvas
+    /// that does not record its own id yet (new, or written before ids were
+    /// recorded) gets it first, as the current author (see `carry.rs`).
     pub fn save(&self, loaded: &mut Loaded) -> Result<()> {
+        if loaded.canvas.recorded_ids() != [loaded.id] {
+            self.prepare_write(loaded)?;
+            loaded.canvas.record_id(&loaded.id, now_ms())?;
+        }
         let meta = meta_of(&loaded.id, &mut loaded.canvas);
         self.store
             .save(&meta.id, loaded.canvas.doc_mut(), &meta)

@@ -5,6 +5,7 @@
 //! line on stderr), 2 bad usage (clap).
 
 mod args;
+mod carry;
 mod commands;
 mod context;
 mod lan;
@@ -15,6 +16,7 @@ mod png;
 mod research;
 mod sample;
 mod ui;
+mod words;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -34,7 +36,7 @@ use crate::commands::Term;
 const LOCK_PATIENCE: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|err| with_tip(err).exit());
     init_tracing(cli.verbose);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -56,7 +58,7 @@ fn main() -> ExitCode {
 /// the exit code.
 fn dispatch(mut cli: Cli, out: &mut dyn Write) -> Result<u8> {
     if let Command::Completions { shell } = cli.command {
-        commands::completions(shell, out);
+        commands::completions(shell, out)?;
         return Ok(0);
     }
     let home = context::home_dir(cli.home.as_deref())?;
@@ -119,6 +121,26 @@ fn init_tracing(verbose: u8) {
         .with_writer(std::io::stderr)
         .without_time()
         .init();
+}
+
+/// An unknown command gets gapmap's own tip when it is another tool's name
+/// for one (`delete` → `rm`), else clap's "similar subcommand" one.
+fn with_tip(mut err: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() != ErrorKind::InvalidSubcommand {
+        return err;
+    }
+    let meant = match err.get(ContextKind::InvalidSubcommand) {
+        Some(ContextValue::String(given)) => words::command(given),
+        _ => None,
+    };
+    if let Some(meant) = meant {
+        err.insert(
+            ContextKind::SuggestedSubcommand,
+            ContextValue::Strings(vec![meant.to_string()]),
+        );
+    }
+    err
 }
 
 /// `gapmap show | head` is not an error.

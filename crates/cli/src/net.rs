@@ -98,7 +98,10 @@ fn check_url(url: &str) -> Result<()> {
     let rest = url
         .strip_prefix("ws://")
         .or_else(|| url.strip_prefix("wss://"))
-        .with_context(|| format!("bad URL {url}: a remote URL starts with ws:// or wss://"))?;
+        .with_context(|| match with_scheme(url) {
+            Some(fixed) => format!("bad URL {url}: did you mean {fixed}?"),
+            None => format!("bad URL {url}: a remote URL starts with ws:// or wss://"),
+        })?;
     if rest.is_empty() || rest.starts_with('/') {
         bail!("bad URL {url}: it names no host");
     }
@@ -113,13 +116,44 @@ fn resolve_remote(ctx: &Context, url_or_name: &str, token: Option<String>) -> Re
             token,
         });
     }
-    match remotes(ctx)?.into_iter().find(|(name, _)| name == url_or_name) {
-        Some((_, remote)) => Ok(Target {
+    let known = remotes(ctx)?;
+    if let Some((_, remote)) = known.iter().find(|(name, _)| name == url_or_name) {
+        return Ok(Target {
             urls: remote.urls(),
-            token: token.or(remote.token),
-        }),
-        None => bail!("unknown remote \"{url_or_name}\": give a ws:// URL or add it with `gapmap remote add {url_or_name} URL`"),
+            token: token.or(remote.token.clone()),
+        });
     }
+    if let Some(fixed) = with_scheme(url_or_name) {
+        bail!("\"{url_or_name}\" is not a URL nor a remote's name: did you mean {fixed}?");
+    }
+    let names = known.iter().map(|(name, _)| name.as_str());
+    if let Some(name) = crate::words::closest(url_or_name, names) {
+        bail!("unknown remote \"{url_or_name}\": did you mean {name}? (see gapmap remote list)");
+    }
+    bail!("unknown remote \"{url_or_name}\": give a ws:// URL or add it with `gapmap remote add {url_or_name} URL`")
+}
+
+/// `url` with the websocket scheme it lacks: `host:port` or `localhost`
+/// becomes `ws://…`, `http://` becomes `ws://` and `https://` `wss://`.
+/// `None` when it does not look like an address.
+fn with_scheme(url: &str) -> Option<String> {
+    if let Some(rest) = url.strip_prefix("http://") {
+        return Some(format!("ws://{rest}"));
+    }
+    if let Some(rest) = url.strip_prefix("https://") {
+        return Some(format!("wss://{rest}"));
+    }
+    if url.contains("://") || url.is_empty() || url.chars().any(char::is_whitespace) {
+        return None;
+    }
+    let host = url.split(['/', '?']).next().unwrap_or("");
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let looks = name == "localhost" || name.contains('.') || name.starts_with('[') || port.is_some();
+    (port_ok && looks && !name.is_empty()).then(|| format!("ws://{url}"))
 }
 
 /// `gapmap remote …`
@@ -259,16 +293,71 @@ pub fn clone(
     let canvas =
         Canvas::from_doc(doc).with_context(|| format!("document {canvas_id} from {url}"))?;
     ctx.store.set_setting(CURRENT_KEY, &canvas_id.to_string())?;
+    let remote = remember(ctx, from, &target)?;
     if json {
         writeln!(
             out,
             "{}",
-            json!({ "id": canvas_id.to_string(), "url": canvas_id.url(), "title": canvas.title() })
+            json!({ "id": canvas_id.to_string(), "url": canvas_id.url(), "title": canvas.title(), "remote": remote.name })
         )?;
     } else {
         writeln!(out, "{canvas_id}")?;
+        if remote.added {
+            // stdout stays the id alone, for scripts.
+            eprintln!(
+                "gapmap: remembered {url} as remote \"{}\": a plain gapmap sync syncs with it",
+                remote.name
+            );
+        }
     }
     Ok(())
+}
+
+/// The remote a clone came from, by name.
+struct Remembered {
+    name: String,
+    /// Whether the clone added (or updated) it.
+    added: bool,
+}
+
+/// Makes sure the remote `from` names is remembered after a clone, so a
+/// plain `gapmap sync` works next: a remote's name is already one; URLs
+/// become the remote that has exactly them (its token updated when one was
+/// given), else a new remote `origin` (`origin-2`, … when taken).
+fn remember(ctx: &Context, from: &str, target: &Target) -> Result<Remembered> {
+    let known = remotes(ctx)?;
+    if !from.contains("://") {
+        return Ok(Remembered {
+            name: from.to_string(),
+            added: false,
+        });
+    }
+    let remote = |more: Vec<String>| Remote {
+        url: target.urls[0].clone(),
+        more,
+        token: target.token.clone(),
+    };
+    let same = known.iter().find(|(_, r)| r.urls() == target.urls);
+    let name = match same {
+        Some((name, r)) if target.token.is_none() || r.token == target.token => {
+            return Ok(Remembered {
+                name: name.clone(),
+                added: false,
+            })
+        }
+        Some((name, _)) => name.clone(),
+        None => (1..)
+            .map(|n| match n {
+                1 => "origin".to_string(),
+                n => format!("origin-{n}"),
+            })
+            .find(|n| !known.iter().any(|(k, _)| k == n))
+            .expect("an unused name"),
+    };
+    let value = serde_json::to_string(&remote(target.urls[1..].to_vec()))?;
+    ctx.store
+        .set_setting(&format!("{REMOTE_PREFIX}{name}"), &value)?;
+    Ok(Remembered { name, added: true })
 }
 
 /// What `gapmap sync` was asked.
@@ -349,15 +438,19 @@ pub fn sync(ctx: &Context, args: SyncArgs, json: bool, out: &mut dyn Write) -> R
         }
         if !refused.is_empty() {
             bail!(
-                "{url} did not take {} canvas(es) ({}): the token is read-only or does not cover them",
-                refused.len(),
+                "{url} did not take {} ({}): the token is read-only or does not cover them",
+                crate::words::plural(refused.len(), "canvas", "canvases"),
                 refused.join(", ")
             );
         }
         if json {
             rows.push(json!({ "remote": url, "canvases": synced }));
         } else {
-            writeln!(out, "{url}: {synced} canvas(es) in sync")?;
+            writeln!(
+                out,
+                "{url}: {} in sync",
+                crate::words::plural(synced, "canvas", "canvases")
+            )?;
         }
     }
     if json {
@@ -428,8 +521,10 @@ pub fn status(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
                     Some(0) => writeln!(out, "{}  {:<24}  {url}: up to date", meta.id, meta.title)?,
                     Some(n) => writeln!(
                         out,
-                        "{}  {:<24}  {url}: {n} local change(s) not yet synced",
-                        meta.id, meta.title
+                        "{}  {:<24}  {url}: {} not yet synced",
+                        meta.id,
+                        meta.title,
+                        crate::words::plural(n, "local change", "local changes")
                     )?,
                     None => writeln!(out, "{}  {:<24}  {url}: never synced", meta.id, meta.title)?,
                 }
@@ -594,7 +689,8 @@ pub fn serve(
         } else {
             writeln!(
                 out,
-                "serving {canvases} canvas(es) on ws://{addr} (Ctrl-C to stop)"
+                "serving {} on ws://{addr} (Ctrl-C to stop)",
+                crate::words::plural(canvases, "canvas", "canvases")
             )?;
         }
         out.flush()?;

@@ -15,7 +15,7 @@ use clap::{Args, Subcommand};
 use gapmap_canvas::diff::{format_word_diff, CanvasDiff};
 use gapmap_canvas::time::format_datetime;
 use gapmap_canvas::{
-    diff, Canvas, CanvasError, DocId, Finding, FindingTarget, HistoryEntry, Interview, LinkKind,
+    diff, Canvas, DocId, Finding, FindingTarget, HistoryEntry, Interview, LinkKind,
     Note, Point, Section, Suggestion,
 };
 use serde::{Deserialize, Serialize};
@@ -208,10 +208,7 @@ fn clip(text: &str, max: usize) -> String {
 }
 
 fn sections(given: &[String]) -> Result<Vec<Section>> {
-    Ok(given
-        .iter()
-        .map(|s| s.parse())
-        .collect::<Result<_, CanvasError>>()?)
+    given.iter().map(|s| crate::words::section(s)).collect()
 }
 
 // ---------------------------------------------------------------- interviews

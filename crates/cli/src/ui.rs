@@ -243,7 +243,8 @@ pub fn ui(ctx: &Context, args: UiArgs, json: bool, out: &mut dyn Write) -> Resul
         } else {
             writeln!(
                 out,
-                "board on {url} ({canvases} canvas(es); Ctrl-C to stop)"
+                "board on {url} ({}; Ctrl-C to stop)",
+                crate::words::plural(canvases, "canvas", "canvases")
             )?;
         }
         out.flush()?;

@@ -11,8 +11,9 @@
 //!
 //! Ids never contain `\0`, so a prefix scan of `<id>\0` sees exactly one
 //! document. Tree `index` maps `<id>` to [`DocMeta`](crate::DocMeta) JSON,
-//! tree `settings` maps keys to values, and tree `store` holds the store's own
-//! bookkeeping (the settings journal position).
+//! tree `settings` maps keys to values, tree `store` holds the store's own
+//! bookkeeping (the settings journal position), and tree `origins` which
+//! documents start from which change (`origins.rs`).
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,8 @@ pub(crate) const DOCS_TREE: &str = "docs";
 pub(crate) const INDEX_TREE: &str = "index";
 pub(crate) const SETTINGS_TREE: &str = "settings";
 pub(crate) const STORE_TREE: &str = "store";
+/// Which documents start from which change: see `origins.rs`.
+pub(crate) const ORIGINS_TREE: &str = "origins";
 /// Key in the `store` tree: the settings journal position as JSON.
 pub(crate) const SETTINGS_POS_KEY: &[u8] = b"settings-journal";
 

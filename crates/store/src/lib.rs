@@ -13,7 +13,9 @@
 //! A document is stored as one snapshot (`AutoCommit::save`) plus the
 //! incremental chunks saved since (`AutoCommit::save_after`); once the chunks
 //! outgrow the snapshot they are folded into a new one. An index of
-//! [`DocMeta`] lets [`Store::list`] answer without loading any document.
+//! [`DocMeta`] lets [`Store::list`] answer without loading any document, and
+//! an origin index lets [`Store::find_by_origin`] find the copies of a
+//! document (the same first change) without loading them either.
 //!
 //! [`Store::save`] and [`Store::set_setting`] return only once the write is
 //! durable: appended to the journal (and fsynced, see [`Durability`]) and
@@ -52,6 +54,7 @@
 mod error;
 mod journal;
 mod layout;
+mod origins;
 mod owner;
 mod recovery;
 mod settings;

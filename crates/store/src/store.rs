@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     pub(crate) settings: sled::Tree,
     /// The store's own bookkeeping.
     pub(crate) internal: sled::Tree,
+    /// Which documents start from which change (derived, see `origins.rs`).
+    pub(crate) origins: sled::Tree,
     /// Writers take it exclusively; `load` shares it, so a load never sees a
     /// compaction half-way (a sled prefix scan is not a snapshot).
     pub(crate) writer: RwLock<Writer>,
@@ -102,6 +104,7 @@ impl Store {
             index: db.open_tree(layout::INDEX_TREE)?,
             settings: db.open_tree(layout::SETTINGS_TREE)?,
             internal: db.open_tree(layout::STORE_TREE)?,
+            origins: db.open_tree(layout::ORIGINS_TREE)?,
             db,
             writer: RwLock::new(Writer::default()),
             _owner: owner,
@@ -161,6 +164,7 @@ impl Store {
     /// came from or whether it was saved elsewhere in between.
     pub fn save(&self, id: &str, doc: &mut AutoCommit, meta: &DocMeta) -> Result<()> {
         layout::validate_id(id)?;
+        self.note_origins(id, doc)?;
         let mut w = self.write_lock();
         let state = self.state(id)?;
         let known: Vec<ChangeHash> = match &state {

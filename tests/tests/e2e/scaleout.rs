@@ -533,7 +533,7 @@ fn a_remote_with_several_urls_fails_over_to_the_next_one() {
     assert_eq!(listed[0]["urls"], serde_json::json!([dead, live]));
     assert_eq!(
         ana.ok(&["sync", "team"]),
-        format!("{live}: 1 canvas(es) in sync")
+        format!("{live}: 1 canvas in sync")
     );
     // A comma list works wherever a URL goes.
     let ben = Store::new("ben");

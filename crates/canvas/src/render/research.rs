@@ -160,11 +160,12 @@ pub(super) fn html(canvas: &Canvas) -> String {
         for i in &interviews {
             let _ = writeln!(
                 out,
-                "<section class=\"interview\" data-interview-id=\"{}\"><h3>{}</h3>\n<p class=\"meta\">by {} · {} finding(s)</p>",
+                "<section class=\"interview\" data-interview-id=\"{}\"><h3>{}</h3>\n<p class=\"meta\">by {} · {} finding{}</p>",
                 escape(i.id.as_str()),
                 escape(&interview_title(i)),
                 escape(&i.author),
-                i.findings.len()
+                i.findings.len(),
+                if i.findings.len() == 1 { "" } else { "s" }
             );
             if !i.findings.is_empty() {
                 out.push_str("<ul>\n");

@@ -68,10 +68,10 @@ pub fn list(metas: &[DocMeta], current: Option<&DocId>) -> Response<Body> {
             ""
         };
         rows.push_str(&format!(
-            "<li data-canvas=\"{id}\"><a href=\"/c/{id}\">{title}</a>{mark} <span class=\"count\">{n} note(s)</span></li>",
+            "<li data-canvas=\"{id}\"><a href=\"/c/{id}\">{title}</a>{mark} <span class=\"count\">{n}</span></li>",
             id = escape(&m.id),
             title = escape(if m.title.is_empty() { "(untitled)" } else { &m.title }),
-            n = m.notes,
+            n = crate::words::plural(m.notes, "note", "notes"),
         ));
     }
     if rows.is_empty() {
