@@ -2,6 +2,7 @@
 
 mod annotations;
 mod anonymise;
+mod conflicts;
 mod identity;
 mod import;
 mod interviews;
@@ -10,6 +11,7 @@ mod rounds;
 mod summary;
 
 pub use annotations::RATING_RANGE;
+pub use conflicts::Conflicts;
 
 use std::collections::BTreeMap;
 

@@ -38,6 +38,45 @@ impl LinkKind {
     }
 }
 
+impl LinkKind {
+    /// Whether a link of this kind may go from a note of section `from` to
+    /// one of section `to`. `addresses` is what the canvas's last question
+    /// asks ("what can you design that fills the GAP?"): it goes from a
+    /// design note to what its features remove or build on — a constraint
+    /// or catalyst first, also a force, a success outcome, a job, pain or
+    /// gain, or a step of the job map — never to the NOW or TO BE states
+    /// the design bridges, nor to another design. `causes` and `relates` go
+    /// between any two notes.
+    pub fn allows(self, from: Section, to: Section) -> bool {
+        match self {
+            LinkKind::Addresses => from == Section::Design && addressable(to),
+            LinkKind::Causes | LinkKind::Relates => true,
+        }
+    }
+}
+
+/// What a design note may address.
+fn addressable(to: Section) -> bool {
+    !matches!(to, Section::Now | Section::ToBe | Section::Design)
+}
+
+/// The message for a link [`LinkKind::allows`] refuses.
+pub(crate) fn why_not(kind: LinkKind, from: Section, to: Section) -> String {
+    if from != Section::Design {
+        return format!(
+            "a {from} note cannot address another note: {kind} goes from a design note to the constraint or catalyst it removes or builds on"
+        );
+    }
+    match to {
+        Section::Now | Section::ToBe => format!(
+            "a design bridges NOW and TO BE through the GAP: link it to the constraint or catalyst it works on, not to a {to} note"
+        ),
+        _ => format!(
+            "a design note cannot address another {to} note: link it to the constraint or catalyst it works on"
+        ),
+    }
+}
+
 impl fmt::Display for LinkKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -180,6 +219,25 @@ mod tests {
     }
 
     #[test]
+    fn a_design_addresses_the_gap_and_nothing_addresses_a_design() {
+        use Section::*;
+        let a = LinkKind::Addresses;
+        for to in [Constraint, Catalyst, Anxiety, Inertia, Pain, Gain, Hazard, Locate] {
+            assert!(a.allows(Design, to), "{to}");
+        }
+        for to in [Now, ToBe, Design] {
+            assert!(!a.allows(Design, to), "{to}");
+        }
+        for from in [Constraint, Catalyst, Now, Pain] {
+            assert!(!a.allows(from, Design), "{from}");
+        }
+        assert!(LinkKind::Causes.allows(Now, Constraint));
+        assert!(LinkKind::Relates.allows(Constraint, Design));
+        let msg = why_not(a, Constraint, Design);
+        assert!(msg.starts_with("a constraint note cannot address"), "{msg}");
+    }
+
+    #[test]
     fn coverage_lists_what_the_design_leaves_open() {
         let mut c = Canvas::create("Gaps", "ana", T0).unwrap();
         let fear = c
@@ -218,8 +276,12 @@ mod tests {
         c.link(&friendly, LinkKind::Addresses, &fear, T0).unwrap();
         c.link(&refuted, LinkKind::Addresses, &time, T0).unwrap();
         c.link(&floating, LinkKind::Relates, &portal, T0).unwrap();
-        // The wrong direction does not count.
-        c.link(&portal, LinkKind::Addresses, &friendly, T0).unwrap();
+        // The wrong direction is refused (and would not count).
+        let wrong_way = c.link(&portal, LinkKind::Addresses, &friendly, T0);
+        assert!(matches!(
+            wrong_way,
+            Err(CanvasError::LinkDirection { .. })
+        ));
 
         let cov = c.coverage();
         let ids = |items: &[GapItem]| items.iter().map(|i| i.note.id.clone()).collect::<Vec<_>>();

@@ -108,6 +108,17 @@ pub enum CanvasError {
     /// A note linked to itself.
     #[error("a note cannot be linked to itself")]
     SelfLink,
+    /// A link whose kind does not go between notes of these sections
+    /// (see [`LinkKind::allows`](crate::LinkKind::allows)).
+    #[error("{}", crate::coverage::why_not(*kind, *from, *to))]
+    LinkDirection {
+        /// The kind asked for.
+        kind: crate::LinkKind,
+        /// The section of the note the link starts from.
+        from: crate::Section,
+        /// The section of the note it points to.
+        to: crate::Section,
+    },
     /// A rating outside 1–10.
     #[error("{what} must be a whole number from 1 to 10, got {given}")]
     RatingOutOfRange {

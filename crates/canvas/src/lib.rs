@@ -78,7 +78,7 @@ mod section;
 mod status;
 pub mod time;
 
-pub use canvas::{Canvas, RATING_RANGE};
+pub use canvas::{Canvas, Conflicts, RATING_RANGE};
 pub use coverage::{Coverage, GapItem, LinkKind};
 pub use describe::describe;
 pub use diff::{diff, CanvasDiff};

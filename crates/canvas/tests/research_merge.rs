@@ -138,8 +138,9 @@ fn apply(fork: &mut Fork, op: &Op, shared: &[NoteId], design: &NoteId, goal: &No
             let id = c.add_comment(&shared[*note], text, &person, t).unwrap();
             fork.added.comments.insert(id);
         }
+        // A design addresses the GAP: the constraint or the catalyst.
         Op::Link { note } => c
-            .link(design, LinkKind::Addresses, &shared[*note], t)
+            .link(design, LinkKind::Addresses, &shared[1 + *note % 2], t)
             .unwrap(),
     }
 }

@@ -15,7 +15,7 @@ use clap::{Args, Subcommand};
 use gapmap_canvas::diff::{format_word_diff, CanvasDiff};
 use gapmap_canvas::time::format_datetime;
 use gapmap_canvas::{
-    diff, Canvas, DocId, Finding, FindingTarget, HistoryEntry, Interview, LinkKind,
+    diff, Canvas, CanvasError, DocId, Finding, FindingTarget, HistoryEntry, Interview, LinkKind,
     Note, Point, Section, Suggestion,
 };
 use serde::{Deserialize, Serialize};
@@ -930,10 +930,17 @@ pub fn link(ctx: &Context, args: LinkArgs, json: bool, out: &mut dyn Write) -> R
             }
             return Ok((from, to, None));
         }
-        c.link(&from, kind, &to, now)?;
-        let (f, t) = (c.note(&from), c.note(&to));
-        let counts = f.is_some_and(|n| n.section == Section::Design)
-            && t.is_some_and(|n| matches!(n.section, Section::Constraint | Section::Catalyst));
+        match c.link(&from, kind, &to, now) {
+            Err(CanvasError::LinkDirection { from: f, to: t, .. }) if kind.allows(t, f) => bail!(
+                "{}: did you mean gapmap link {} {kind} {}?",
+                CanvasError::LinkDirection { kind, from: f, to: t },
+                to.short(),
+                from.short()
+            ),
+            other => other?,
+        }
+        let t = c.note(&to);
+        let counts = t.is_some_and(|n| matches!(n.section, Section::Constraint | Section::Catalyst));
         let hint = (kind == LinkKind::Addresses && !counts).then_some(
             "only a design note addressing a constraint or catalyst counts in gapmap gaps",
         );

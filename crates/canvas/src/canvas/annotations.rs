@@ -26,6 +26,12 @@ impl Canvas {
         }
         self.live_note(from)?;
         self.live_note(to)?;
+        let section = |id: &NoteId| self.note(id).map(|n| n.section);
+        if let (Some(from), Some(to)) = (section(from), section(to)) {
+            if !kind.allows(from, to) {
+                return Err(CanvasError::LinkDirection { kind, from, to });
+            }
+        }
         if self
             .note(from)
             .and_then(|n| n.links.get(to.as_str()).cloned())

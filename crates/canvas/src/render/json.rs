@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use super::live_by_section;
-use crate::{Canvas, DocId, Note};
+use crate::{Canvas, Conflicts, DocId, Note};
 
 /// The canvas as `gapmap show --json` prints it:
 ///
@@ -14,14 +14,20 @@ use crate::{Canvas, DocId, Note};
 /// Keys keep this order; every section id is present, in
 /// [`Section::ALL`](crate::Section::ALL) order; notes are live ones by rank;
 /// tags are sorted. `url` (the `automerge:` URL) is an addition after the
-/// contract keys.
+/// contract keys, and so is a note's `conflicts` (`{"status": ["validated",
+/// "invalidated"]}`: every value written concurrently, the one shown first),
+/// present only on a note that has some.
 pub fn to_json(canvas: &Canvas, id: &DocId) -> Value {
     let job = canvas.job();
     let customer = canvas.customer();
+    let conflicts = canvas.all_conflicts();
     let sections: Map<String, Value> = live_by_section(canvas)
         .into_iter()
         .map(|(section, notes)| {
-            let notes = notes.iter().map(note_json).collect();
+            let notes = notes
+                .iter()
+                .map(|n| note_json(n, conflicts.get(&n.id)))
+                .collect();
             (section.id().to_string(), Value::Array(notes))
         })
         .collect();
@@ -42,14 +48,18 @@ pub fn to_json(canvas: &Canvas, id: &DocId) -> Value {
     })
 }
 
-fn note_json(note: &Note) -> Value {
-    json!({
+fn note_json(note: &Note, conflicts: Option<&Conflicts>) -> Value {
+    let mut v = json!({
         "id": note.id.as_str(),
         "text": note.text,
         "status": note.status.as_str(),
         "tags": note.tags,
         "author": note.author,
-    })
+    });
+    if let Some(c) = conflicts {
+        v["conflicts"] = json!(c);
+    }
+    v
 }
 
 #[cfg(test)]
@@ -102,11 +112,36 @@ mod tests {
         assert_eq!(now[1]["author"], "ana");
         assert_eq!(v["sections"]["gain"], json!([]));
 
+        assert!(now[0].get("conflicts").is_none(), "only when there are some");
+
         let text = serde_json::to_string(&v).unwrap();
         assert!(text.starts_with(&format!(
             "{{\"id\":\"{id}\",\"title\":\"Commuters\",\"job\":{{\"situation\":\"s\",\
              \"motivation\":\"m\",\"outcome\":\"o\"}},\"customer\":{{\"type\":\"user\",\
              \"description\":\"d\"}},\"sections\":{{\"now\":[{{\"id\":\"{b}\",\"text\":\"b\","
         )));
+    }
+
+    #[test]
+    fn concurrent_values_are_listed_on_the_note() {
+        let mut a = Canvas::create("Conflicts", "ana", 0).unwrap();
+        let n = a.add_note(Section::Now, "x", &[], "ana", 0).unwrap();
+        let mut b = a.fork();
+        a.mark(&n, Status::Validated, 1).unwrap();
+        b.move_note(&n, Section::ToBe, Position::End, 1).unwrap();
+        b.mark(&n, Status::Invalidated, 1).unwrap();
+        a.merge(&mut b).unwrap();
+        let v = to_json(&a, &DocId::random());
+        let note = &v["sections"][a.note(&n).unwrap().section.id()][0];
+        let mut status: Vec<&str> = note["conflicts"]["status"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        assert_eq!(status[0], note["status"]);
+        status.sort();
+        assert_eq!(status, ["invalidated", "validated"]);
+        assert!(note["conflicts"].get("section").is_none(), "one side moved it");
     }
 }

@@ -8,7 +8,7 @@ use super::styled::{width as display_width, Line, Span, Style};
 use super::wrap::{words, wrap};
 use crate::evidence::Evidence;
 use crate::NoteId;
-use crate::{Canvas, DocId, Group, Note, Section, Status};
+use crate::{Canvas, Conflicts, DocId, Group, Note, Section, Status};
 
 /// Below this width the progress canvas is stacked instead of in columns.
 const COLUMNS_MIN_WIDTH: usize = 60;
@@ -35,7 +35,10 @@ const HANGING_MIN_WIDTH: usize = 30;
 /// in note texts are replaced either way).
 pub fn to_terminal(canvas: &Canvas, id: &DocId, width: usize, color: bool) -> String {
     let notes = live_by_section(canvas);
-    let ev = canvas.evidence();
+    let ev = Evidences {
+        evidence: canvas.evidence(),
+        conflicts: canvas.all_conflicts(),
+    };
     let mut lines = header(canvas, id, width);
     lines.push(Line::blank());
     if width >= COLUMNS_MIN_WIDTH {
@@ -144,8 +147,10 @@ fn marker(status: Status) -> Span {
     }
 }
 
-/// A note wrapped to `width`: `? abc123 text #tag`.
-fn note_lines(note: &Note, evidence: Option<&Evidence>, width: usize) -> Vec<Line> {
+/// A note wrapped to `width`: `? abc123 text #tag`, then its concurrent
+/// values when it has some: `⚠ status: validated | invalidated`.
+fn note_lines(note: &Note, ev: &Evidences, width: usize) -> Vec<Line> {
+    let evidence = ev.evidence.get(&note.id);
     let mut prefix = Line::new(vec![marker(note.status), Span::plain(" ")]);
     if width >= SHORT_ID_MIN_WIDTH {
         prefix.extend(Line::new(vec![
@@ -173,7 +178,7 @@ fn note_lines(note: &Note, evidence: Option<&Evidence>, width: usize) -> Vec<Lin
         width.saturating_sub(prefix_w),
         width.saturating_sub(indent),
     );
-    wrapped
+    let mut lines: Vec<Line> = wrapped
         .into_iter()
         .enumerate()
         .map(|(i, spans)| {
@@ -185,7 +190,18 @@ fn note_lines(note: &Note, evidence: Option<&Evidence>, width: usize) -> Vec<Lin
                 indented(indent, spans)
             }
         })
-        .collect()
+        .collect();
+    for (field, values) in ev.conflicts.get(&note.id).into_iter().flatten() {
+        let text = format!("⚠ {field}: {}", values.join(" | "));
+        let tokens = words(&text, Style::Invalidated);
+        let avail = width.saturating_sub(indent);
+        lines.extend(
+            wrap(&tokens, avail, avail)
+                .into_iter()
+                .map(|spans| indented(indent, spans)),
+        );
+    }
+    lines
 }
 
 /// The notes of a section, or "(empty)".
@@ -195,7 +211,7 @@ fn section_body(notes: &[Note], ev: &Evidences, width: usize) -> Vec<Line> {
     }
     notes
         .iter()
-        .flat_map(|n| note_lines(n, ev.get(&n.id), width))
+        .flat_map(|n| note_lines(n, ev, width))
         .collect()
 }
 
@@ -229,8 +245,13 @@ fn column_widths(width: usize, n: usize) -> Vec<usize> {
     widths
 }
 
-/// Evidence by note, read once per board.
-type Evidences = BTreeMap<NoteId, Evidence>;
+/// What a note shows beside its own fields, read once per board.
+struct Evidences {
+    /// What interviews found, by note.
+    evidence: BTreeMap<NoteId, Evidence>,
+    /// Concurrent values, by note.
+    conflicts: BTreeMap<NoteId, Conflicts>,
+}
 
 fn progress_columns(
     notes: &BTreeMap<Section, Vec<Note>>,

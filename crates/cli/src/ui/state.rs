@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 
 use anyhow::{bail, Result};
-use automerge::{AutoCommit, ChangeHash, ObjType, ReadDoc, ScalarValue, Value, ROOT};
-use gapmap_canvas::{Canvas, DocId, Group, Note, Section, Status};
+use automerge::ChangeHash;
+use gapmap_canvas::{Canvas, DocId, Group, Note, Section};
 use serde_json::{json, Value as Json};
 
 /// The sections as the page lays them out: id, title, framework.
@@ -28,8 +28,7 @@ pub fn sections() -> Json {
 
 /// The whole board for the page.
 pub fn board(canvas: &Canvas, id: &DocId) -> Json {
-    let doc = canvas.doc();
-    let notes: Vec<Json> = canvas.notes().iter().map(|n| note(doc, n)).collect();
+    let notes: Vec<Json> = canvas.notes().iter().map(|n| note(canvas, n)).collect();
     let job = canvas.job();
     let customer = canvas.customer();
     let members: Vec<Json> = canvas
@@ -48,19 +47,13 @@ pub fn board(canvas: &Canvas, id: &DocId) -> Json {
     })
 }
 
-fn note(doc: &AutoCommit, n: &Note) -> Json {
+fn note(canvas: &Canvas, n: &Note) -> Json {
     let comments: Vec<Json> = n
         .comments
         .iter()
         .map(|c| json!({ "id": c.id, "author": c.author, "at": c.at, "text": c.text, "resolved": c.resolved }))
         .collect();
-    let mut conflicts = serde_json::Map::new();
-    for field in ["status", "section"] {
-        let values = conflicting(doc, n.id.as_str(), field);
-        if values.len() > 1 {
-            conflicts.insert(field.to_string(), json!(values));
-        }
-    }
+    let conflicts = canvas.conflicts(&n.id);
     json!({
         "id": n.id.to_string(),
         "section": n.section.id(),
@@ -75,45 +68,6 @@ fn note(doc: &AutoCommit, n: &Note) -> Json {
         "trashed": n.is_trashed(),
         "conflicts": conflicts,
     })
-}
-
-/// Every value concurrently written to a note's `field` (Automerge keeps
-/// them all; reads show one). Values that do not parse are left out.
-fn conflicting(doc: &AutoCommit, note: &str, field: &str) -> Vec<String> {
-    let Some(obj) = map_at(doc, &ROOT, "notes").and_then(|notes| map_at(doc, &notes, note)) else {
-        return Vec::new();
-    };
-    let Ok(values) = doc.get_all(&obj, field) else {
-        return Vec::new();
-    };
-    let mut out: Vec<String> = Vec::new();
-    for (value, id) in values {
-        let text = match value {
-            Value::Scalar(s) => match s.as_ref() {
-                ScalarValue::Str(s) => Some(s.to_string()),
-                _ => None,
-            },
-            Value::Object(ObjType::Text) => doc.text(&id).ok(),
-            Value::Object(_) => None,
-        };
-        let valid = text.filter(|t| match field {
-            "status" => t.parse::<Status>().is_ok(),
-            _ => t.parse::<Section>().is_ok(),
-        });
-        if let Some(t) = valid {
-            if !out.contains(&t) {
-                out.push(t);
-            }
-        }
-    }
-    out
-}
-
-fn map_at(doc: &AutoCommit, obj: &automerge::ObjId, key: &str) -> Option<automerge::ObjId> {
-    match doc.get(obj, key).ok()?? {
-        (Value::Object(ObjType::Map), id) => Some(id),
-        _ => None,
-    }
 }
 
 /// The history for the slider: every change, oldest first, and the rounds
@@ -184,6 +138,7 @@ pub fn at(canvas: &Canvas, count: Option<usize>, round: Option<&str>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gapmap_canvas::Status;
 
     #[test]
     fn board_lists_trashed_notes_and_conflicts() {

@@ -263,3 +263,23 @@ fn escape_codes_in_notes_are_neutralised() {
     assert!(!plain.contains('\x1b'));
     assert!(plain.contains("evil [2J clear"));
 }
+
+#[test]
+fn concurrent_values_are_shown_under_the_note() {
+    let mut a = Canvas::create("Conflicts", "ana", 0).unwrap();
+    let n = a.add_note(Section::Now, "Pays late", &[], "ana", 0).unwrap();
+    let mut b = a.fork();
+    a.mark(&n, Status::Validated, 1).unwrap();
+    b.mark(&n, Status::Invalidated, 1).unwrap();
+    a.merge(&mut b).unwrap();
+    let board = to_terminal(&a, &DocId::random(), 100, false);
+    let shown = a.note(&n).unwrap().status;
+    let other = match shown {
+        Status::Validated => "invalidated",
+        _ => "validated",
+    };
+    let want = format!("⚠ status: {shown} | {other}");
+    assert!(board.contains(&want), "{board}");
+    a.mark(&n, Status::Validated, 2).unwrap();
+    assert!(!to_terminal(&a, &DocId::random(), 100, false).contains('⚠'));
+}
