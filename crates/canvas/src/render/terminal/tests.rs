@@ -272,7 +272,8 @@ fn concurrent_values_are_shown_under_the_note() {
     a.mark(&n, Status::Validated, 1).unwrap();
     b.mark(&n, Status::Invalidated, 1).unwrap();
     a.merge(&mut b).unwrap();
-    let board = to_terminal(&a, &DocId::random(), 100, false);
+    // Stacked (narrow) so the line is not wrapped inside a column.
+    let board = to_terminal(&a, &DocId::random(), 50, false);
     let shown = a.note(&n).unwrap().status;
     let other = match shown {
         Status::Validated => "invalidated",
