@@ -7,20 +7,21 @@ use super::research;
 use crate::evidence::Evidence;
 use crate::{Canvas, DocId, Group, Note, Section};
 
-/// The canvas as a Markdown document: the title, the document URL, the job
-/// statement, the customer, then each framework with its sections and notes
+/// The canvas as a Markdown document for people (the `automerge:` URL is
+/// left to the JSON export): the title, the job statement, the customer, then each framework with its sections and notes
 /// as list items (`- [validated] text #tag`, then the note's evidence when
 /// interviews found some: `_(+2 −1 · 2 interviewees)_`). Progress canvas
 /// sections are always listed (an empty one says so); the other frameworks
 /// show only the sections that hold notes, and are left out when they hold
 /// none. Then, when there is something to show: the interviews with their
 /// findings, the rounds, the gap-coverage checklist and the outcome
-/// opportunities.
-pub fn to_markdown(canvas: &Canvas, id: &DocId) -> String {
+/// opportunities. Every user text goes through [`md_text`], so no note can
+/// carry live HTML or a `javascript:` link into a rendered page.
+pub fn to_markdown(canvas: &Canvas, _id: &DocId) -> String {
     let notes = live_by_section(canvas);
     let evidence = canvas.evidence();
     let mut out = String::new();
-    let title = one_line(&canvas.title());
+    let title = md_line(&canvas.title());
     let _ = writeln!(
         out,
         "# {}\n",
@@ -30,14 +31,13 @@ pub fn to_markdown(canvas: &Canvas, id: &DocId) -> String {
             &title
         }
     );
-    let _ = writeln!(out, "`{}`\n", id.url());
     if let Some(statement) = canvas.job().statement() {
-        let _ = writeln!(out, "**Job:** {}\n", one_line(&statement));
+        let _ = writeln!(out, "**Job:** {}\n", md_line(&statement));
     }
     let customer = canvas.customer();
     if !customer.is_empty() {
-        let kind = one_line(&customer.kind);
-        let description = one_line(&customer.description);
+        let kind = md_line(&customer.kind);
+        let description = md_line(&customer.description);
         let text = match (kind.as_str(), description.as_str()) {
             (kind, "") => kind.to_string(),
             ("", description) => description.to_string(),
@@ -82,8 +82,8 @@ pub fn to_markdown(canvas: &Canvas, id: &DocId) -> String {
 /// `- [status] text  #tag #tag`; later lines of a multi-line text are
 /// indented to stay inside the list item.
 fn note_item(note: &Note, evidence: Option<&Evidence>) -> String {
-    let mut lines = note
-        .text
+    let text = md_text(&note.text);
+    let mut lines = text
         .lines()
         .map(str::trim_end)
         .filter(|l| !l.is_empty());
@@ -93,7 +93,11 @@ fn note_item(note: &Note, evidence: Option<&Evidence>) -> String {
         let _ = write!(item, "  \n  {line}");
     }
     if !note.tags.is_empty() {
-        let tags: Vec<String> = note.tags.iter().map(|t| format!("#{t}")).collect();
+        let tags: Vec<String> = note
+            .tags
+            .iter()
+            .map(|t| format!("#{}", md_text(t)))
+            .collect();
         let _ = write!(item, "  {}", tags.join(" "));
     }
     item.push_str(&research::md_evidence(evidence));
@@ -103,6 +107,43 @@ fn note_item(note: &Note, evidence: Option<&Evidence>) -> String {
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Schemes a link must not carry out of a canvas: a Markdown renderer
+/// turns `[x](javascript:…)` into a live link, and browsers run it.
+const UNSAFE_SCHEMES: [&str; 3] = ["javascript:", "vbscript:", "data:"];
+
+/// User text made inert for Markdown: `&`, `<` and `>` become entities, so
+/// no raw HTML, autolink or entity (which could spell a scheme) survives;
+/// in a text that mentions an unsafe scheme, however disguised by case,
+/// spaces or backslashes, `[` and `]` are escaped too, so it forms no link,
+/// image or link definition. Other Markdown (emphasis, plain links) stays.
+pub(super) fn md_text(text: &str) -> String {
+    let bare: String = text
+        .chars()
+        .filter(|c| *c != '\\' && !c.is_whitespace() && !c.is_control())
+        .flat_map(char::to_lowercase)
+        .collect();
+    let unsafe_link = UNSAFE_SCHEMES.iter().any(|s| bare.contains(s));
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '[' | ']' if unsafe_link => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// [`md_text`] of a text on one line.
+pub(super) fn md_line(text: &str) -> String {
+    md_text(&one_line(text))
 }
 
 #[cfg(test)]
@@ -142,7 +183,6 @@ mod tests {
         let md = to_markdown(&c, &id);
         let expected = format!(
             "# Commuters\n\n\
-             `{}`\n\n\
              **Job:** When I commute by train, I want to work on the way, so I can get home earlier.\n\n\
              **Customer:** user — daily commuter\n\n\
              ## Customer progress canvas\n\n\
@@ -158,10 +198,74 @@ mod tests {
              - [hypothesis] Writes on the laptop\n\n\
              ## Gap coverage\n\n\
              _What can you design that fills the gap better than anything else?_\n\n\
-             - [ ] Catalyst: Quiet carriages\n",
-            id.url()
+             - [ ] Catalyst: Quiet carriages\n"
         );
         assert_eq!(md, expected);
+    }
+
+    /// The export rendered by a real CommonMark renderer (with GitHub's
+    /// tables and task lists), which, like many, passes raw HTML through and
+    /// does not vet link schemes: what a reader's browser would get.
+    fn rendered(md: &str) -> String {
+        use pulldown_cmark::{html, Options, Parser};
+        let mut out = String::new();
+        html::push_html(
+            &mut out,
+            Parser::new_ext(md, Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS),
+        );
+        out
+    }
+
+    #[test]
+    fn no_user_text_becomes_live_html_or_a_script_link() {
+        let mut c = Canvas::create("<img src=x onerror=alert(1)> & co", "ana", 0).unwrap();
+        c.set_job(Some("<script>alert('job')</script>"), None, None, 0)
+            .unwrap();
+        c.set_customer(Some("<b>user</b>"), Some("<iframe src=x>"), 0)
+            .unwrap();
+        let attacks = [
+            "<script>alert(1)</script>",
+            "[click me](javascript:alert(1))",
+            "[tab](JaVa\\Script:alert(1)) and ![img](data:text/html;base64,PHNjcmlwdD4=)",
+            "see below\n[ref]: vbscript:msgbox(1)",
+            "a [ref] to the definition elsewhere",
+            "&#106;avascript: [spelled](&#106;avascript:alert(1))",
+            "<javascript:alert(1)> <!-- comment -->",
+        ];
+        for text in attacks {
+            c.add_note(Section::Now, text, &["<x>".into()], "ana", 0)
+                .unwrap();
+        }
+        let fine = c
+            .add_note(Section::Design, "see [the site](https://example.org)", &[], "ana", 0)
+            .unwrap();
+        let i = c
+            .add_interview("<svg onload=alert(1)>", "user", Some("2024-01-02"), "ana", 0)
+            .unwrap();
+        c.add_finding(
+            &i,
+            "<script>finding</script>",
+            crate::FindingTarget::Supports(fine),
+            "ana",
+            0,
+        )
+        .unwrap();
+        let md = to_markdown(&c, &DocId::random());
+        let html = rendered(&md);
+        let lower = html.to_lowercase();
+        for bad in ["<script", "<img", "<iframe", "<svg", "<b>", "<!--", "<x>"] {
+            assert!(!lower.contains(bad), "{bad} is live in:\n{html}\nfrom:\n{md}");
+        }
+        for scheme in ["javascript:", "vbscript:", "data:"] {
+            assert!(
+                !lower.contains(&format!("href=\"{scheme}"))
+                    && !lower.contains(&format!("src=\"{scheme}")),
+                "{scheme} link in:\n{html}"
+            );
+        }
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+        assert!(html.contains("<a href=\"https://example.org\">the site</a>"), "{html}");
+        assert!(!md.contains("automerge:"), "no document URL for people");
     }
 
     #[test]

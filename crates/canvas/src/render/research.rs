@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use super::html::escape;
+use super::markdown::{md_line, md_text};
 use crate::evidence::Evidence;
 use crate::time::format_datetime;
 use crate::{Canvas, Effect, Interview};
@@ -64,13 +65,13 @@ pub(super) fn markdown(canvas: &Canvas) -> String {
             out.push_str("_Interviewees are pseudonymised._\n\n");
         }
         for i in &interviews {
-            let _ = writeln!(out, "### {}\n", interview_title(i));
+            let _ = writeln!(out, "### {}\n", md_text(&interview_title(i)));
             let n = i.findings.len();
             let plural = if n == 1 { "" } else { "s" };
             let _ = writeln!(
                 out,
                 "_by {} · {} question{} · {n} finding{plural}_\n",
-                one_line(&i.author),
+                md_line(&i.author),
                 i.questions.len(),
                 if i.questions.len() == 1 { "" } else { "s" }
             );
@@ -78,8 +79,8 @@ pub(super) fn markdown(canvas: &Canvas) -> String {
                 let _ = writeln!(
                     out,
                     "- {}: {}",
-                    finding_about(canvas, f.effect, f.note.as_ref()),
-                    one_line(&f.text)
+                    md_text(&finding_about(canvas, f.effect, f.note.as_ref())),
+                    md_line(&f.text)
                 );
             }
             if n > 0 {
@@ -95,9 +96,9 @@ pub(super) fn markdown(canvas: &Canvas) -> String {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} |",
-                one_line(&r.label).replace('|', "\\|"),
+                md_line(&r.label).replace('|', "\\|"),
                 format_datetime(r.at),
-                one_line(&r.author).replace('|', "\\|"),
+                md_line(&r.author).replace('|', "\\|"),
                 focus.join(", ")
             );
         }
@@ -112,12 +113,12 @@ pub(super) fn markdown(canvas: &Canvas) -> String {
         ] {
             for item in items {
                 let check = if item.is_covered() { "x" } else { " " };
-                let _ = write!(out, "- [{check}] {kind}: {}", one_line(&item.note.text));
+                let _ = write!(out, "- [{check}] {kind}: {}", md_line(&item.note.text));
                 if item.is_covered() {
                     let by: Vec<String> = item
                         .by
                         .iter()
-                        .map(|d| format!("\u{201c}{}\u{201d}", one_line(&d.text)))
+                        .map(|d| format!("\u{201c}{}\u{201d}", md_line(&d.text)))
                         .collect();
                     let _ = write!(out, " — addressed by {}", by.join(", "));
                 }
@@ -135,7 +136,7 @@ pub(super) fn markdown(canvas: &Canvas) -> String {
                 out,
                 "| {} | {} ({}) | {} | {} | {} | {} |",
                 rank + 1,
-                one_line(&o.note.text).replace('|', "\\|"),
+                md_line(&o.note.text).replace('|', "\\|"),
                 o.note.section,
                 num(o.importance),
                 num(o.satisfaction),
