@@ -222,7 +222,9 @@ mod tests {
     fn a_design_addresses_the_gap_and_nothing_addresses_a_design() {
         use Section::*;
         let a = LinkKind::Addresses;
-        for to in [Constraint, Catalyst, Anxiety, Inertia, Pain, Gain, Hazard, Locate] {
+        for to in [
+            Constraint, Catalyst, Anxiety, Inertia, Pain, Gain, Hazard, Locate,
+        ] {
             assert!(a.allows(Design, to), "{to}");
         }
         for to in [Now, ToBe, Design] {
@@ -278,10 +280,7 @@ mod tests {
         c.link(&floating, LinkKind::Relates, &portal, T0).unwrap();
         // The wrong direction is refused (and would not count).
         let wrong_way = c.link(&portal, LinkKind::Addresses, &friendly, T0);
-        assert!(matches!(
-            wrong_way,
-            Err(CanvasError::LinkDirection { .. })
-        ));
+        assert!(matches!(wrong_way, Err(CanvasError::LinkDirection { .. })));
 
         let cov = c.coverage();
         let ids = |items: &[GapItem]| items.iter().map(|i| i.note.id.clone()).collect::<Vec<_>>();

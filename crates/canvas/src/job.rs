@@ -26,7 +26,8 @@ fn strip_leads<'a>(text: &'a str, leads: &[&str]) -> &'a str {
             continue;
         };
         let rest = &text[lead.len()..];
-        let whole_word = rest.is_empty() || rest.starts_with(|c: char| c.is_whitespace() || c == ',');
+        let whole_word =
+            rest.is_empty() || rest.starts_with(|c: char| c.is_whitespace() || c == ',');
         if head.eq_ignore_ascii_case(lead) && whole_word {
             return rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
         }
@@ -145,7 +146,11 @@ mod tests {
         );
         assert_eq!(
             typed.without_leads(),
-            job("a client pays late", "send a friendly reminder", "keep the client")
+            job(
+                "a client pays late",
+                "send a friendly reminder",
+                "keep the client"
+            )
         );
         let plain = job("Whenever it rains", "I wanted to", "so thatcher");
         assert_eq!(plain.without_leads(), plain, "only whole lead words go");

@@ -8,6 +8,7 @@ mod export;
 mod html;
 mod json;
 mod markdown;
+mod metrics;
 mod research;
 mod styled;
 mod svg;
@@ -21,6 +22,7 @@ pub use export::{to_export_json, EXPORT_SCHEMA};
 pub use html::to_html;
 pub use json::to_json;
 pub use markdown::to_markdown;
+pub use metrics::glyph_advance;
 pub use svg::to_svg;
 pub use terminal::to_terminal;
 

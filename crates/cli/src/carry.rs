@@ -81,7 +81,13 @@ enum Target {
 
 /// `gapmap import FILE` for Automerge files (JSON exports go to
 /// `research::import_json`).
-pub fn import(ctx: &Context, file: &Path, bytes: &[u8], json: bool, out: &mut dyn Write) -> Result<()> {
+pub fn import(
+    ctx: &Context,
+    file: &Path,
+    bytes: &[u8],
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let mut incoming = Canvas::load(bytes)
         .with_context(|| format!("{} is not a gapmap canvas", file.display()))?;
     let report = match target(ctx, file, &mut incoming)? {
@@ -250,4 +256,3 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     tracing::info!(path = %path.display(), bytes = bytes.len(), "exported");
     Ok(())
 }
-

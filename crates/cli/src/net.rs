@@ -152,7 +152,8 @@ fn with_scheme(url: &str) -> Option<String> {
         None => (host, None),
     };
     let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    let looks = name == "localhost" || name.contains('.') || name.starts_with('[') || port.is_some();
+    let looks =
+        name == "localhost" || name.contains('.') || name.starts_with('[') || port.is_some();
     (port_ok && looks && !name.is_empty()).then(|| format!("ws://{url}"))
 }
 

@@ -933,14 +933,19 @@ pub fn link(ctx: &Context, args: LinkArgs, json: bool, out: &mut dyn Write) -> R
         match c.link(&from, kind, &to, now) {
             Err(CanvasError::LinkDirection { from: f, to: t, .. }) if kind.allows(t, f) => bail!(
                 "{}: did you mean gapmap link {} {kind} {}?",
-                CanvasError::LinkDirection { kind, from: f, to: t },
+                CanvasError::LinkDirection {
+                    kind,
+                    from: f,
+                    to: t
+                },
                 to.short(),
                 from.short()
             ),
             other => other?,
         }
         let t = c.note(&to);
-        let counts = t.is_some_and(|n| matches!(n.section, Section::Constraint | Section::Catalyst));
+        let counts =
+            t.is_some_and(|n| matches!(n.section, Section::Constraint | Section::Catalyst));
         let hint = (kind == LinkKind::Addresses && !counts).then_some(
             "only a design note addressing a constraint or catalyst counts in gapmap gaps",
         );

@@ -78,13 +78,33 @@ pub fn command(given: &str) -> Option<&'static str> {
 const SECTION_WORDS: &[(&[&str], &str)] = &[
     (&["gap", "gaps"], "constraint or catalyst (the GAP is both)"),
     (
-        &["obstacle", "obstacles", "barrier", "barriers", "blocker", "blockers"],
+        &[
+            "obstacle",
+            "obstacles",
+            "barrier",
+            "barriers",
+            "blocker",
+            "blockers",
+        ],
         "constraint",
     ),
-    (&["enabler", "enablers", "accelerator", "accelerators"], "catalyst"),
+    (
+        &["enabler", "enablers", "accelerator", "accelerators"],
+        "catalyst",
+    ),
     (&["current", "as-is", "asis", "today", "observation"], "now"),
     (&["future", "desired", "desire", "goal-state"], "to-be"),
-    (&["solution", "solutions", "feature", "features", "idea", "ideas"], "design"),
+    (
+        &[
+            "solution",
+            "solutions",
+            "feature",
+            "features",
+            "idea",
+            "ideas",
+        ],
+        "design",
+    ),
     (&["force", "forces"], "push, pull, anxiety or inertia"),
     (&["outcome", "outcomes"], "goal, hazard or problem"),
     (&["habit", "habits"], "inertia"),
@@ -109,7 +129,10 @@ pub fn section(given: &str) -> Result<Section> {
         .map(|(_, meant)| meant.to_string())
         .or_else(|| closest(&word, Section::ALL.iter().map(|s| s.id())).map(str::to_string));
     match meant {
-        Some(meant) => bail!("unknown section \"{}\": did you mean {meant}?", given.trim()),
+        Some(meant) => bail!(
+            "unknown section \"{}\": did you mean {meant}?",
+            given.trim()
+        ),
         None => Err(err.into()),
     }
 }

@@ -109,7 +109,10 @@ mod tests {
         copy.put(ROOT, "more", 1).unwrap();
         copy.commit();
         assert_eq!(store.find_by_origin(&roots(&mut copy)).unwrap(), ["aaaa"]);
-        assert!(store.find_by_origin(&roots(&mut doc("c"))).unwrap().is_empty());
+        assert!(store
+            .find_by_origin(&roots(&mut doc("c")))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

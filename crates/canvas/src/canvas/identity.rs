@@ -106,7 +106,12 @@ mod tests {
         assert!(c.record_id(&id, T0).unwrap());
         assert!(!c.record_id(&id, T0).unwrap(), "already recorded");
         assert_eq!(c.recorded_ids(), [id]);
-        assert!(c.history().last().unwrap().message.contains("record canvas id"));
+        assert!(c
+            .history()
+            .last()
+            .unwrap()
+            .message
+            .contains("record canvas id"));
     }
 
     #[test]
@@ -135,7 +140,8 @@ mod tests {
     fn copies_share_history_and_strangers_do_not() {
         let mut a = Canvas::create("One", "ana", T0).unwrap();
         let mut copy = a.fork();
-        copy.add_note(Section::Now, "later", &[], "ana", T0).unwrap();
+        copy.add_note(Section::Now, "later", &[], "ana", T0)
+            .unwrap();
         let mut stranger = Canvas::create("One", "ana", T0).unwrap();
         assert_eq!(a.origins().len(), 1);
         assert_eq!(a.origins(), copy.origins());

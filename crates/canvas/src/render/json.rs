@@ -112,7 +112,10 @@ mod tests {
         assert_eq!(now[1]["author"], "ana");
         assert_eq!(v["sections"]["gain"], json!([]));
 
-        assert!(now[0].get("conflicts").is_none(), "only when there are some");
+        assert!(
+            now[0].get("conflicts").is_none(),
+            "only when there are some"
+        );
 
         let text = serde_json::to_string(&v).unwrap();
         assert!(text.starts_with(&format!(
@@ -142,6 +145,9 @@ mod tests {
         assert_eq!(status[0], note["status"]);
         status.sort();
         assert_eq!(status, ["invalidated", "validated"]);
-        assert!(note["conflicts"].get("section").is_none(), "one side moved it");
+        assert!(
+            note["conflicts"].get("section").is_none(),
+            "one side moved it"
+        );
     }
 }

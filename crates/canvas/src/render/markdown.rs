@@ -83,10 +83,7 @@ pub fn to_markdown(canvas: &Canvas, _id: &DocId) -> String {
 /// indented to stay inside the list item.
 fn note_item(note: &Note, evidence: Option<&Evidence>) -> String {
     let text = md_text(&note.text);
-    let mut lines = text
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| !l.is_empty());
+    let mut lines = text.lines().map(str::trim_end).filter(|l| !l.is_empty());
     let first = lines.next().unwrap_or_default();
     let mut item = format!("- [{}] {first}", note.status);
     for line in lines {
@@ -237,10 +234,22 @@ mod tests {
                 .unwrap();
         }
         let fine = c
-            .add_note(Section::Design, "see [the site](https://example.org)", &[], "ana", 0)
+            .add_note(
+                Section::Design,
+                "see [the site](https://example.org)",
+                &[],
+                "ana",
+                0,
+            )
             .unwrap();
         let i = c
-            .add_interview("<svg onload=alert(1)>", "user", Some("2024-01-02"), "ana", 0)
+            .add_interview(
+                "<svg onload=alert(1)>",
+                "user",
+                Some("2024-01-02"),
+                "ana",
+                0,
+            )
             .unwrap();
         c.add_finding(
             &i,
@@ -254,7 +263,10 @@ mod tests {
         let html = rendered(&md);
         let lower = html.to_lowercase();
         for bad in ["<script", "<img", "<iframe", "<svg", "<b>", "<!--", "<x>"] {
-            assert!(!lower.contains(bad), "{bad} is live in:\n{html}\nfrom:\n{md}");
+            assert!(
+                !lower.contains(bad),
+                "{bad} is live in:\n{html}\nfrom:\n{md}"
+            );
         }
         for scheme in ["javascript:", "vbscript:", "data:"] {
             assert!(
@@ -263,8 +275,14 @@ mod tests {
                 "{scheme} link in:\n{html}"
             );
         }
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
-        assert!(html.contains("<a href=\"https://example.org\">the site</a>"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"https://example.org\">the site</a>"),
+            "{html}"
+        );
         assert!(!md.contains("automerge:"), "no document URL for people");
     }
 

@@ -267,7 +267,9 @@ fn escape_codes_in_notes_are_neutralised() {
 #[test]
 fn concurrent_values_are_shown_under_the_note() {
     let mut a = Canvas::create("Conflicts", "ana", 0).unwrap();
-    let n = a.add_note(Section::Now, "Pays late", &[], "ana", 0).unwrap();
+    let n = a
+        .add_note(Section::Now, "Pays late", &[], "ana", 0)
+        .unwrap();
     let mut b = a.fork();
     a.mark(&n, Status::Validated, 1).unwrap();
     b.mark(&n, Status::Invalidated, 1).unwrap();
