@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use super::live_by_section;
 use super::research;
+use super::svg::{heading, subtitle};
 use crate::evidence::Evidence;
 use crate::{Canvas, DocId, Group, Note, Section, Status};
 
@@ -27,10 +28,16 @@ pub(crate) fn escape(text: &str) -> String {
 
 const STYLE: &str = "
 body{font:15px/1.4 system-ui,sans-serif;margin:2rem;color:#222;background:#fafafa}
-h1{margin:0 0 .25rem}.url{color:#777;font-size:.85rem}
+h1{margin:0 0 .25rem}
 .job,.customer{margin:.5rem 0}
-.progress{display:grid;grid-template-columns:1fr 1fr 1fr;gap:1rem;margin:1.5rem 0}
+.progress{display:grid;grid-template-columns:1fr 2rem 1fr 2rem 1fr;gap:0;margin:1.5rem 0 1rem}
+.arrow{align-self:start;text-align:center;font-size:1.6rem;color:#999;padding-top:.4rem}
 .gap{display:flex;flex-direction:column;gap:1rem}
+.forces{display:grid;grid-template-columns:1fr 1fr;gap:1rem;margin-bottom:1.5rem}
+.sub{display:block;font-size:.75rem;color:#777;text-transform:none;letter-spacing:0;font-weight:normal}
+.tag{color:#5a5a8c}
+.legend{display:flex;flex-wrap:wrap;gap:.4rem 1.25rem;align-items:center;font-size:.85rem;color:#444;margin:1.5rem 0}
+.legend .note{display:inline-block;margin:0;padding:.1rem .5rem}
 section{background:#fff;border:1px solid #ddd;border-radius:8px;padding:.75rem}
 section h3{margin:0 0 .5rem;font-size:1rem;text-transform:uppercase;letter-spacing:.03em}
 .group{display:grid;grid-template-columns:repeat(auto-fit,minmax(12rem,1fr));gap:1rem;margin-bottom:1.5rem}
@@ -44,21 +51,23 @@ table{border-collapse:collapse;background:#fff}td,th{border:1px solid #ddd;paddi
 .coverage{list-style:none;padding:0}.coverage .open{color:#a33}
 ";
 
-/// The canvas as one self-contained HTML document.
+/// The canvas as one self-contained HTML document, laid out as the SVG
+/// picture is: job and customer on top, NOW → GAP → TO BE, the design, the
+/// forces 2×2, then a legend (the `automerge:` URL is left to the JSON
+/// export).
 ///
 /// After the canvas, when there is something to show: interviews with their
 /// findings, rounds, the gap-coverage checklist and outcome opportunities;
 /// notes with evidence carry a `+2 −1 · 2 interviewees` badge.
-pub fn to_html(canvas: &Canvas, id: &DocId) -> String {
+pub fn to_html(canvas: &Canvas, _id: &DocId) -> String {
     let notes = live_by_section(canvas);
     let evidence = canvas.evidence();
     let title = canvas.title();
     let mut out = String::new();
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{t}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{t}</h1>\n<div class=\"url\">{url}</div>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{t}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{t}</h1>\n",
         t = escape(&title),
-        url = escape(&id.url()),
     );
     if let Some(statement) = canvas.job().statement() {
         let _ = writeln!(
@@ -77,10 +86,14 @@ pub fn to_html(canvas: &Canvas, id: &DocId) -> String {
         );
     }
     let section_html = |section: Section| {
+        let sub = match subtitle(section) {
+            "" => String::new(),
+            text => format!("<span class=\"sub\">{text}</span>"),
+        };
         let mut s = format!(
-            "<section data-section=\"{}\"><h3>{}</h3>\n",
+            "<section data-section=\"{}\"><h3>{}{sub}</h3>\n",
             section.id(),
-            escape(section.title())
+            escape(&heading(section))
         );
         let list = &notes[&section];
         if list.is_empty() {
@@ -94,10 +107,10 @@ pub fn to_html(canvas: &Canvas, id: &DocId) -> String {
     };
     out.push_str("<h2>Customer Progress Canvas</h2>\n<div class=\"progress\">\n");
     out.push_str(&section_html(Section::Now));
-    out.push_str("<div class=\"gap\">\n");
+    out.push_str("<div class=\"arrow\" aria-hidden=\"true\">→</div>\n<div class=\"gap\">\n");
     out.push_str(&section_html(Section::Constraint));
     out.push_str(&section_html(Section::Catalyst));
-    out.push_str("</div>\n");
+    out.push_str("</div>\n<div class=\"arrow\" aria-hidden=\"true\">→</div>\n");
     out.push_str(&section_html(Section::ToBe));
     out.push_str("</div>\n");
     out.push_str(&section_html(Section::Design));
@@ -105,9 +118,10 @@ pub fn to_html(canvas: &Canvas, id: &DocId) -> String {
         if group.sections().all(|s| notes[&s].is_empty()) {
             continue;
         }
+        let class = if group == Group::Forces { "forces" } else { "group" };
         let _ = writeln!(
             out,
-            "<h2>{}</h2>\n<div class=\"group\">",
+            "<h2>{}</h2>\n<div class=\"{class}\">",
             escape(group.title())
         );
         for section in group.sections() {
@@ -115,10 +129,17 @@ pub fn to_html(canvas: &Canvas, id: &DocId) -> String {
         }
         out.push_str("</div>\n");
     }
+    out.push_str(LEGEND);
     out.push_str(&research::html(canvas));
     out.push_str("</body>\n</html>\n");
     out
 }
+
+/// What the colours and marks of the notes mean.
+const LEGEND: &str = "<div class=\"legend\" data-legend><strong>Legend</strong>\
+<span class=\"note hypothesis\">hypothesis</span><span class=\"note validated\">validated</span>\
+<span class=\"note invalidated\">invalidated</span><span><span class=\"tag\">#tag</span> tags</span>\
+<span><span class=\"evidence\">+2 −1 · 2 interviewees</span> findings for and against the note, and from how many people</span></div>\n";
 
 fn note_html(note: &Note, evidence: Option<&Evidence>) -> String {
     let status = match note.status {
@@ -129,7 +150,7 @@ fn note_html(note: &Note, evidence: Option<&Evidence>) -> String {
     let tags: String = note
         .tags
         .iter()
-        .map(|t| format!(" #{}", escape(t)))
+        .map(|t| format!(" <span class=\"tag\">#{}</span>", escape(t)))
         .collect();
     format!(
         "<div class=\"note {status}\" data-note-id=\"{id}\">{text}<span class=\"meta\">{status} · {author}{tags}{evidence}</span></div>\n",
@@ -155,6 +176,8 @@ mod tests {
         assert!(html.contains("uses &quot;&lt;script&gt;&quot;"));
         assert!(!html.contains("<script>"));
         assert!(html.contains(&format!("data-note-id=\"{id}\"")));
+        assert!(html.contains("data-legend"));
+        assert!(!html.contains("automerge:"), "no document URL for people");
         for s in ["now", "to-be", "constraint", "catalyst", "design"] {
             assert!(html.contains(&format!("data-section=\"{s}\"")), "{s}");
         }
