@@ -3,6 +3,7 @@
 mod abuse;
 mod bad_input;
 mod board;
+mod carry;
 mod cli;
 mod convergence;
 mod crash;
