@@ -65,8 +65,17 @@ fn a_canvas_carried_between_three_stores_is_one_canvas_on_a_relay() {
 
     // Ben's copy goes on to Cy under another name; Ana gets it back too.
     let from_ben = dir.path().join("from-ben.automerge");
-    ben.ok(&["export", "--format", "automerge", "-o", from_ben.to_str().unwrap()]);
-    assert_eq!(cy.json(&["import", from_ben.to_str().unwrap()])["id"], id.as_str());
+    ben.ok(&[
+        "export",
+        "--format",
+        "automerge",
+        "-o",
+        from_ben.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        cy.json(&["import", from_ben.to_str().unwrap()])["id"],
+        id.as_str()
+    );
     cy.ok(&["add", "catalyst", "Cy found this"]);
     let back = ana.json(&["import", from_ben.to_str().unwrap()]);
     assert_eq!(back["merged"], true, "{back}");
@@ -119,7 +128,15 @@ fn files_without_a_recorded_id_find_their_canvas_by_origin() {
     s.ok(&["-c", &id, "add", "now", "later"]);
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    s.ok(&["-c", &id, "export", "--format", "automerge", "-o", out.to_str().unwrap()]);
+    s.ok(&[
+        "-c",
+        &id,
+        "export",
+        "--format",
+        "automerge",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     let bytes = std::fs::read(out.join(format!("{id}.automerge"))).unwrap();
     let recorded = Canvas::load(&bytes).unwrap().recorded_ids();
     assert_eq!(recorded, [DocId::parse(&id).unwrap()]);

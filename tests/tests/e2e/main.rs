@@ -9,6 +9,7 @@ mod convergence;
 mod crash;
 mod crashloop;
 mod diskfull;
+mod first_run;
 mod import_fuzz;
 mod interop;
 mod netcut;
