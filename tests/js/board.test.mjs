@@ -3,6 +3,7 @@
 //
 //   node board.test.mjs single   BOARD_URL=http://127.0.0.1:PORT/ CANVAS=ID
 //   node board.test.mjs pair     BOARD_A=… BOARD_B=… CANVAS=ID
+//   node board.test.mjs forms    BOARD_URL=http://127.0.0.1:PORT/
 //
 // The Rust side started `gapmap ui` and checks the stores. Protocol on
 // stdout/stdin, one JSON object per line: this script prints
@@ -338,10 +339,53 @@ async function pair() {
   await browser.close()
 }
 
+// The board's HTML form (a new canvas), submitted as a person would, then
+// the same form posted by a page of another site (served by playwright from
+// memory, nothing leaves the machine), which the board must refuse.
+async function forms() {
+  const base = process.env.BOARD_URL
+  const browser = await launch()
+  const page = await newPage(browser, "forms")
+  await page.goto(new URL("canvases", base).href)
+  await page.fill("form.new-canvas input[name=title]", "Made in a browser form")
+  await Promise.all([
+    page.waitForURL(/\/c\/[^/]+$/),
+    page.click("form.new-canvas button[type=submit]"),
+  ])
+  check(!(await page.content()).includes("Not this way"), "the board refused its own form")
+  const id = new URL(page.url()).pathname.split("/").pop()
+  await page.locator("[data-section='now']").waitFor()
+  const note = await addNote(page, "now", "Added on the new canvas")
+  await checkpoint("created", { id, title: "Made in a browser form", note })
+
+  const evil = "http://evil.test/"
+  await page.route(`${evil}**`, (route) =>
+    route.fulfill({ contentType: "text/html", body: "<!DOCTYPE html><title>elsewhere</title><p>another site</p>" }))
+  await page.goto(evil)
+  await Promise.all([
+    page.waitForURL(new URL("canvases", base).href),
+    page.evaluate((target) => {
+      const form = document.createElement("form")
+      form.method = "post"
+      form.action = target
+      const title = document.createElement("input")
+      title.name = "title"
+      title.value = "From another origin"
+      form.append(title)
+      document.body.append(form)
+      form.submit()
+    }, new URL("canvases", base).href),
+  ])
+  await page.locator("text=Not this way").waitFor()
+  await checkpoint("refused", { title: "From another origin" })
+  await browser.close()
+}
+
 try {
   if (scenario === "single") await single()
   else if (scenario === "pair") await pair()
-  else throw new Error("usage: node board.test.mjs single|pair")
+  else if (scenario === "forms") await forms()
+  else throw new Error("usage: node board.test.mjs single|pair|forms")
   check(problems.length === 0, `errors in the page: ${problems.join("; ")}`)
   out({ done: true, requests, timings })
   process.exit(0)

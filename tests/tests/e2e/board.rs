@@ -496,6 +496,49 @@ fn two_boards_through_a_relay_edit_together_with_presence() {
 }
 
 #[test]
+fn the_boards_form_works_in_chromium_and_other_origins_are_refused() {
+    if !ready() {
+        return;
+    }
+    let ana = Store::new("ana");
+    ana.ok(&["new", "Already here"]);
+    let board = Board::start(&ana, &[]);
+    let script = Script::start("forms", &[("BOARD_URL", &board.url)]);
+    let titles = |s: &Store| -> Vec<String> {
+        s.json(&["list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    script.run(|step| match step["checkpoint"].as_str().unwrap() {
+        "created" => {
+            let id = step["id"].as_str().unwrap();
+            let listed = titles(&ana);
+            expect(listed.iter().any(|t| t == "Made in a browser form"), || {
+                format!("the form made no canvas: {listed:?}")
+            })?;
+            let show = ana.json(&["-c", id, "show"]);
+            expect(show["title"] == "Made in a browser form", || format!("{show}"))?;
+            expect(
+                section(&show, "now")
+                    .iter()
+                    .any(|n| n["text"] == "Added on the new canvas"),
+                || format!("the note is not on the new canvas: {show}"),
+            )
+        }
+        "refused" => {
+            let listed = titles(&ana);
+            expect(!listed.iter().any(|t| t == "From another origin"), || {
+                format!("another origin made a canvas: {listed:?}")
+            })
+        }
+        other => Err(format!("unexpected checkpoint {other}")),
+    });
+}
+
+#[test]
 fn the_board_refuses_other_sites_and_bad_addresses() {
     let ana = Store::new("ana");
     ana.ok(&["new", "Guarded"]);
@@ -533,6 +576,22 @@ fn the_board_refuses_other_sites_and_bad_addresses() {
     };
     assert!(ws("http://evil.example").starts_with("HTTP/1.1 403"));
     assert!(ws(&format!("http://{addr}")).starts_with("HTTP/1.1 101"));
+    // The new-canvas form: only from the board's own origin. Its pages ask
+    // browsers to send that origin (a "no-referrer" policy made them send
+    // `Origin: null`, which the board refuses like any other origin).
+    let post = |origin: &str| {
+        let body = "title=Posted";
+        request(&format!(
+            "POST /canvases HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ))
+    };
+    assert!(post("http://evil.example").starts_with("HTTP/1.1 403"));
+    assert!(post("null").starts_with("HTTP/1.1 403"));
+    assert!(post(&format!("http://{addr}")).starts_with("HTTP/1.1 303"));
+    assert!(get(&addr, "")
+        .to_ascii_lowercase()
+        .contains("referrer-policy: same-origin"));
     // A second `gapmap ui` on the store is told where the board is.
     let second = ana.ok(&["ui"]);
     assert!(second.contains(&board.url), "{second}");

@@ -79,7 +79,10 @@ pub async fn guard(State(board): State<Arc<Board>>, req: Request, next: Next) ->
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    // Not "no-referrer": under it a browser posts the board's own forms with
+    // `Origin: null`, which the check above refuses. "same-origin" sends the
+    // origin to the board itself and no referrer to anyone else.
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     response
 }
