@@ -108,6 +108,16 @@ impl Customer {
     pub fn is_empty(&self) -> bool {
         self.kind.trim().is_empty() && self.description.trim().is_empty()
     }
+
+    /// `type — description` on one line, or whichever of them is written.
+    pub fn summary(&self) -> String {
+        let one = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        match (one(&self.kind), one(&self.description)) {
+            (kind, d) if d.is_empty() => kind,
+            (k, description) if k.is_empty() => description,
+            (kind, description) => format!("{kind} — {description}"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod first_run;
 mod import_fuzz;
 mod interop;
 mod netcut;
+mod readme;
 mod relay;
 mod research;
 mod scaleout;

@@ -80,9 +80,8 @@ pub fn to_html(canvas: &Canvas, _id: &DocId) -> String {
     if !customer.is_empty() {
         let _ = writeln!(
             out,
-            "<p class=\"customer\"><strong>Customer:</strong> {} {}</p>",
-            escape(&customer.kind),
-            escape(&customer.description)
+            "<p class=\"customer\"><strong>Customer:</strong> {}</p>",
+            escape(&customer.summary())
         );
     }
     let section_html = |section: Section| {
@@ -118,7 +117,11 @@ pub fn to_html(canvas: &Canvas, _id: &DocId) -> String {
         if group.sections().all(|s| notes[&s].is_empty()) {
             continue;
         }
-        let class = if group == Group::Forces { "forces" } else { "group" };
+        let class = if group == Group::Forces {
+            "forces"
+        } else {
+            "group"
+        };
         let _ = writeln!(
             out,
             "<h2>{}</h2>\n<div class=\"{class}\">",

@@ -36,14 +36,7 @@ pub fn to_markdown(canvas: &Canvas, _id: &DocId) -> String {
     }
     let customer = canvas.customer();
     if !customer.is_empty() {
-        let kind = md_line(&customer.kind);
-        let description = md_line(&customer.description);
-        let text = match (kind.as_str(), description.as_str()) {
-            (kind, "") => kind.to_string(),
-            ("", description) => description.to_string(),
-            (kind, description) => format!("{kind} — {description}"),
-        };
-        let _ = writeln!(out, "**Customer:** {text}\n");
+        let _ = writeln!(out, "**Customer:** {}\n", md_line(&customer.summary()));
     }
     for group in Group::ALL {
         let progress = group == Group::Progress;

@@ -355,11 +355,7 @@ pub fn to_svg(canvas: &Canvas, _id: &DocId) -> String {
     y = paragraph(&mut body, &format!("Job: {job}"), y, 14.0, "#333");
     let customer = canvas.customer();
     if !customer.is_empty() {
-        let who = match (customer.kind.trim(), customer.description.trim()) {
-            (kind, "") => kind.to_string(),
-            ("", description) => description.to_string(),
-            (kind, description) => format!("{kind} — {description}"),
-        };
+        let who = customer.summary();
         y = paragraph(&mut body, &format!("Customer: {who}"), y, 14.0, "#333");
     }
     y += 10.0;

@@ -93,12 +93,7 @@ fn header(canvas: &Canvas, id: &DocId, width: usize) -> Vec<Line> {
     }
     let customer = canvas.customer();
     if !customer.is_empty() {
-        let text = match (customer.kind.trim(), customer.description.trim()) {
-            (kind, "") => kind.to_string(),
-            ("", description) => description.to_string(),
-            (kind, description) => format!("{kind} — {description}"),
-        };
-        lines.extend(labeled("Customer:", &text, width));
+        lines.extend(labeled("Customer:", &customer.summary(), width));
     }
     lines
 }
