@@ -520,7 +520,9 @@ fn the_boards_form_works_in_chromium_and_other_origins_are_refused() {
                 format!("the form made no canvas: {listed:?}")
             })?;
             let show = ana.json(&["-c", id, "show"]);
-            expect(show["title"] == "Made in a browser form", || format!("{show}"))?;
+            expect(show["title"] == "Made in a browser form", || {
+                format!("{show}")
+            })?;
             expect(
                 section(&show, "now")
                     .iter()

@@ -171,8 +171,7 @@ mod tests {
         c.trash_note(&gone, 0).unwrap();
         let id = DocId::random();
         let md = to_markdown(&c, &id);
-        let expected = format!(
-            "# Commuters\n\n\
+        let expected = "# Commuters\n\n\
              **Job:** When I commute by train, I want to work on the way, so I can get home earlier.\n\n\
              **Customer:** user — daily commuter\n\n\
              ## Customer progress canvas\n\n\
@@ -188,8 +187,7 @@ mod tests {
              - [hypothesis] Writes on the laptop\n\n\
              ## Gap coverage\n\n\
              _What can you design that fills the gap better than anything else?_\n\n\
-             - [ ] Catalyst: Quiet carriages\n"
-        );
+             - [ ] Catalyst: Quiet carriages\n";
         assert_eq!(md, expected);
     }
 
