@@ -14,5 +14,6 @@ mod netcut;
 mod relay;
 mod research;
 mod scaleout;
+mod stalls;
 mod sync;
 mod util;
