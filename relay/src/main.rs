@@ -101,9 +101,9 @@ struct RunArgs {
     /// Most such bytes one connection may hold [default: --max-message + 256 KiB].
     #[arg(long, value_name = "BYTES")]
     max_buffered_per_connection: Option<usize>,
-    /// Seconds a message may take to arrive once its first byte has, plus
-    /// one second per --frame-min-rate bytes of it received; then the
-    /// connection is closed.
+    /// Once a message has started, the connection is closed when no byte of
+    /// it arrives for this many seconds, or when the whole has not arrived
+    /// within this plus one second per --frame-min-rate bytes received.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     frame_deadline: u64,
     /// The slowest upload an honest peer is allowed, in bytes per second

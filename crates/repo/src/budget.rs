@@ -34,7 +34,8 @@ pub struct BufferLimits {
     /// Most such bytes one connection may hold (its message being read plus
     /// those waiting for the engine). Raised to at least the largest message.
     pub max_buffered_per_connection: usize,
-    /// How long a message may take to arrive once its first byte has ...
+    /// How long a message under way may go without a byte arriving, and
+    /// how long it may take in all ...
     pub frame_deadline: Duration,
     /// ... plus one second per this many bytes of it received (the slowest
     /// upload rate an honest peer is allowed).
@@ -42,8 +43,8 @@ pub struct BufferLimits {
 }
 
 impl BufferLimits {
-    /// 64 MiB in all, the largest message plus 256 KiB per connection, and
-    /// 10 s plus one second per 128 KiB received to finish a message.
+    /// 64 MiB in all, the largest message plus 256 KiB per connection; a
+    /// message may pause 10 s and take 10 s plus one second per 128 KiB.
     pub fn for_max_message(max_message: usize) -> BufferLimits {
         BufferLimits {
             max_buffered: 64 * 1024 * 1024,
