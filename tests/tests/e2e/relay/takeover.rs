@@ -102,3 +102,51 @@ fn the_same_token_reconnecting_replaces_the_older_connection() {
     );
     relay.assert_healthy();
 }
+
+/// The peer id `gapmap serve` on `store` answers a `join` with.
+fn peer_id_of_serve(store: &crate::util::Store) -> PeerId {
+    use std::io::{BufRead, BufReader};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = store
+        .command(&["serve", "--listen", &listen])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("serving"), "gapmap serve said: {line}");
+    let (mut ws, _) = tungstenite::connect(format!("ws://{listen}")).expect("connect to serve");
+    let join = gapmap_proto::handshake::join(PeerId::from("probe"), Default::default());
+    ws.send(tungstenite::Message::Binary(join.encode().into()))
+        .unwrap();
+    let id = loop {
+        match ws.read().expect("an answer") {
+            tungstenite::Message::Binary(frame) => match Message::decode(&frame).unwrap() {
+                Message::Peer { sender_id, .. } => break sender_id,
+                other => panic!("expected peer, got {other:?}"),
+            },
+            _ => continue,
+        }
+    };
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    child.wait().unwrap();
+    id
+}
+
+#[test]
+fn gapmap_draws_a_new_peer_id_in_every_process() {
+    // Presence carries the peer id to every reader of a canvas; one that
+    // stayed with the store would follow the machine from session to session.
+    let store = crate::util::Store::new("ana");
+    let (first, second) = (peer_id_of_serve(&store), peer_id_of_serve(&store));
+    assert!(first.as_str().starts_with("gapmap-"), "{first:?}");
+    assert_ne!(first, second);
+}
