@@ -80,6 +80,8 @@ pub(crate) struct Budget {
     /// Whether `waiters` may hold any: most give-backs find none and
     /// should not take the lock.
     anyone_waiting: AtomicBool,
+    /// Whether running out was logged; cleared once half is free again.
+    spent_logged: AtomicBool,
     metrics: Arc<Metrics>,
 }
 
@@ -93,6 +95,7 @@ impl Budget {
             used: AtomicUsize::new(0),
             waiters: Mutex::new(Vec::new()),
             anyone_waiting: AtomicBool::new(false),
+            spent_logged: AtomicBool::new(false),
             metrics,
         })
     }
@@ -128,8 +131,11 @@ impl Budget {
         if n == 0 {
             return;
         }
-        self.used.fetch_sub(n, Ordering::SeqCst);
+        let before = self.used.fetch_sub(n, Ordering::SeqCst);
         self.metrics.buffered_less(n);
+        if before - n < self.limit / 2 {
+            self.spent_logged.store(false, Ordering::Relaxed);
+        }
         // A waiter sets the flag before it tries again (SeqCst both
         // sides), so either it sees these bytes or this sees the flag.
         if !self.anyone_waiting.swap(false, Ordering::SeqCst) {
@@ -213,6 +219,17 @@ impl Account {
             self.budget.used.fetch_add(n, Ordering::SeqCst);
             self.budget.metrics.buffered_more(n);
         }
+    }
+
+    /// Whether `n` more bytes would pass this connection's share (rather
+    /// than the shared budget).
+    pub fn own_share_spent(&self, n: usize) -> bool {
+        self.held.load(Ordering::Acquire).saturating_add(n) > self.budget.per_connection
+    }
+
+    /// True for the first caller since the shared budget was last half free.
+    pub fn first_to_find_it_spent(&self) -> bool {
+        !self.budget.spent_logged.swap(true, Ordering::Relaxed)
     }
 
     /// Gives back `n` of the bytes this connection took.

@@ -181,12 +181,18 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         Some(whole.min(self.heard + self.limits.frame_deadline))
     }
 
-    /// Waits for the budget: counted and logged once per pause.
-    fn start_waiting(&mut self) {
+    /// Waits for the budget: counted once per pause; logged once while the
+    /// shared budget stays spent, or once per connection (debug) when its
+    /// own share is (its earlier messages still wait for the engine).
+    fn start_waiting(&mut self, wanted: usize) {
         if !std::mem::replace(&mut self.waiting, true) {
             self.metrics.refused(Refusal::BufferFull);
-            if !std::mem::replace(&mut self.logged_full, true) {
-                tracing::info!("incoming buffer budget spent; reading a connection paused (logged once per connection)");
+            if self.account.own_share_spent(wanted) {
+                if !std::mem::replace(&mut self.logged_full, true) {
+                    tracing::debug!("a connection's share of the incoming buffer budget is spent; reading it paused (logged once per connection)");
+                }
+            } else if self.account.first_to_find_it_spent() {
+                tracing::info!("the incoming buffer budget (--max-buffered) is spent; connections are read again as bytes are given back (logged once until half of it is free)");
             }
         }
     }
@@ -211,7 +217,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 && frame.len + self.message.as_ref().map_or(0, |m| m.0.len()) > SMALL_FRAME;
             let (len, waker) = (frame.len, cx.waker());
             if !self.account.take_or_wait(len, large, waker) {
-                self.start_waiting();
+                self.start_waiting(len);
                 return Poll::Pending;
             }
             self.stop_waiting();
@@ -306,7 +312,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// Reads into the (empty) read-ahead buffer.
     fn fill(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Incoming, ReadError>>> {
         if !self.account.room_or_wait(READ_AHEAD, cx.waker()) {
-            self.start_waiting();
+            self.start_waiting(READ_AHEAD);
             return Poll::Pending;
         }
         self.stop_waiting();
