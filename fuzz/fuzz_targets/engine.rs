@@ -101,7 +101,12 @@ impl World {
         self.next_conn += 1;
         self.conns[slot] = conn;
         let (role, access) = (self.role, self.access.clone());
-        self.handle(Event::ConnectionOpened { conn, role, access });
+        self.handle(Event::ConnectionOpened {
+            conn,
+            role,
+            access,
+            credential: gapmap_proto::Credential::OPEN,
+        });
     }
 
     fn peer_id(slot: usize) -> PeerId {

@@ -21,7 +21,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use gapmap_repo::routes::{sync_routes, Authorizer, Open};
 use gapmap_repo::server::{serve, tls_acceptor, ServerConfig};
-use gapmap_repo::{Access, Repo, RepoConfig};
+use gapmap_repo::{Access, BufferLimits, Repo, RepoConfig};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -93,6 +93,23 @@ struct RunArgs {
     /// Close connections silent for this many seconds.
     #[arg(long, default_value_t = 600)]
     idle_timeout: u64,
+    /// Most bytes of incoming messages held at once, across all connections
+    /// (read, not yet handled); a connection that would pass it waits.
+    /// At least twice --max-message.
+    #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
+    max_buffered: usize,
+    /// Most such bytes one connection may hold [default: --max-message + 256 KiB].
+    #[arg(long, value_name = "BYTES")]
+    max_buffered_per_connection: Option<usize>,
+    /// Once a message has started, the connection is closed when no byte of
+    /// it arrives for this many seconds, or when the whole has not arrived
+    /// within this plus one second per --frame-min-rate bytes received.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    frame_deadline: u64,
+    /// The slowest upload an honest peer is allowed, in bytes per second
+    /// (see --frame-deadline).
+    #[arg(long, default_value_t = 128 * 1024, value_name = "BYTES")]
+    frame_min_rate: u64,
     /// Where documents live: `sled` (the relay's own store under --data) or
     /// `redis://HOST:PORT[/DB]`, shared by several relays (docs/scaling.md).
     #[arg(
@@ -228,6 +245,23 @@ async fn serve_relay(
     config.limits.max_documents_per_connection = args.max_docs_per_connection;
     config.limits.handshake_timeout_ms = args.handshake_timeout * 1000;
     config.limits.idle_timeout_ms = Some(args.idle_timeout * 1000);
+    let asked = BufferLimits {
+        max_buffered: args.max_buffered,
+        max_buffered_per_connection: args
+            .max_buffered_per_connection
+            .unwrap_or(args.max_message.saturating_add(256 * 1024)),
+        frame_deadline: Duration::from_secs(args.frame_deadline),
+        frame_min_rate: args.frame_min_rate,
+    };
+    config.buffer = asked.effective(args.max_message);
+    if config.buffer != asked {
+        tracing::warn!(
+            max_buffered = config.buffer.max_buffered,
+            max_buffered_per_connection = config.buffer.max_buffered_per_connection,
+            frame_min_rate = config.buffer.frame_min_rate,
+            "buffer limits raised so that a message of --max-message bytes always fits"
+        );
+    }
     let backend_stop = CancellationToken::new();
     let _stop_backend = backend_stop.clone().drop_guard();
     if args.backend.starts_with("redis://") {

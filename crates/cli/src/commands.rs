@@ -238,7 +238,7 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
             json,
             out,
         ),
-        Command::Peers { wait } => net::peers(&ctx, wait, json, out),
+        Command::Peers { wait } => net::peers(wait, json, out),
         Command::Status => net::status(&ctx, json, out),
         Command::Serve {
             listen,

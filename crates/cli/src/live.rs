@@ -24,16 +24,16 @@ pub fn repo_config(store: Store, peer_id: String) -> RepoConfig {
     config
 }
 
-/// A peer id for this store: stable across runs, so remotes recognise a
-/// reconnect (the older connection is replaced, not duplicated).
-pub fn peer_id(store: &Store) -> Result<String> {
-    const KEY: &str = "peer-id";
-    if let Some(id) = store.setting(KEY)? {
-        return Ok(id);
-    }
-    let id = format!("gapmap-{}", hex::encode(rand::random::<[u8; 8]>()));
-    store.set_setting(KEY, &id)?;
-    Ok(id)
+/// Our peer id: random, drawn once per process. Reconnects within the
+/// process keep it, so a remote replaces our dead connection rather than
+/// keep both; a new process is a new peer. It is not kept in the store: the
+/// id travels to every peer of a canvas (in every presence message), and an
+/// id that outlives the session would tell them which machine is which
+/// across sessions.
+pub fn peer_id() -> String {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| format!("gapmap-{}", hex::encode(rand::random::<[u8; 8]>())))
+        .clone()
 }
 
 /// Documents through a running repo. Commands run on blocking threads and

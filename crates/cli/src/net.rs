@@ -237,7 +237,7 @@ where
         return handle.block_on(f(repo));
     }
     let store = ctx.store.store();
-    let peer_id = live::peer_id(&store)?;
+    let peer_id = live::peer_id();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -384,7 +384,7 @@ pub fn sync(ctx: &Context, args: SyncArgs, json: bool, out: &mut dyn Write) -> R
     let targets: Vec<Target> = match target {
         Some(t) => vec![resolve_remote(ctx, &t, token)?],
         None if lan => {
-            let me = live::peer_id(&ctx.store.store())?;
+            let me = live::peer_id();
             let peers = lan::discover(Duration::from_secs(2), Some(&me))?;
             if peers.is_empty() {
                 bail!("no gapmap peer announces itself on this network (start one with gapmap serve --listen 0.0.0.0:7788 --announce)");
@@ -591,7 +591,7 @@ where
     Fut: Future<Output = Result<()>>,
 {
     let store = ctx.store.store();
-    let peer_id = live::peer_id(&store)?;
+    let peer_id = live::peer_id();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -628,8 +628,8 @@ async fn wait_for_signal() -> Result<()> {
 }
 
 /// `gapmap peers`
-pub fn peers(ctx: &Context, wait: u64, json: bool, out: &mut dyn Write) -> Result<()> {
-    let me = live::peer_id(&ctx.store.store())?;
+pub fn peers(wait: u64, json: bool, out: &mut dyn Write) -> Result<()> {
+    let me = live::peer_id();
     let peers = lan::discover(Duration::from_secs(wait), Some(&me))?;
     if json {
         let rows: Vec<_> = peers
@@ -658,7 +658,7 @@ pub fn serve(
 ) -> Result<()> {
     refuse_if_owned(ctx, "gapmap serve")?;
     let canvases = ctx.store.list()?.len();
-    let peer_id = live::peer_id(&ctx.store.store())?;
+    let peer_id = live::peer_id();
     run_owner(ctx, |repo, stop| async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await

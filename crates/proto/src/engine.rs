@@ -11,7 +11,7 @@
 //!
 //! | the caller sees | it calls `handle` with |
 //! |---|---|
-//! | a websocket accepted (we are the server) or dialed (we are the client) | [`Event::ConnectionOpened`] with a fresh [`ConnId`], the [`Role`] and the peer's [`Access`] |
+//! | a websocket accepted (we are the server) or dialed (we are the client) | [`Event::ConnectionOpened`] with a fresh [`ConnId`], the [`Role`], the peer's [`Access`] and its [`Credential`] |
 //! | a binary frame | [`Event::Frame`] (the engine decodes it within [`Limits::decode`]) |
 //! | the socket closed or failed | [`Event::ConnectionClosed`] |
 //! | the application wants a document synced with a connection (`gapmap sync`, `clone`) | [`Event::Open`]; may be sent right after `ConnectionOpened` |
@@ -58,8 +58,13 @@
 //! - **Memory.** A document stays in memory while a peer syncs it or a
 //!   store is in flight; after that it is dropped and loaded again
 //!   ([`Output::load`]) when a peer next wants it.
-//! - **Connections.** A second handshake of the same peer id closes the
-//!   older connection ([`CloseReason::Replaced`]). Invalid frames, invalid
+//! - **Connections.** A second handshake of a peer id on an accepted
+//!   connection closes the older accepted connection of that peer id
+//!   ([`CloseReason::Replaced`]) when both present the same [`Credential`]
+//!   (a reconnect); with another credential the newcomer gets `error` and is
+//!   closed ([`HandshakeError::PeerIdInUse`](crate::handshake::HandshakeError::PeerIdInUse))
+//!   and the older one stays. Among connections we dialed, a newer one
+//!   replaces an older one to the same peer id. Invalid frames, invalid
 //!   document ids and sync data that is not an Automerge sync message are
 //!   answered with `error` and a close ([`ProtocolError`]). Unknown message
 //!   types are ignored; `leave` closes. Messages whose `senderId` is not the
@@ -70,7 +75,7 @@
 //!
 //! ```
 //! use automerge::{transaction::Transactable, AutoCommit, ReadDoc};
-//! use gapmap_proto::{Access, Config, ConnId, DocumentId, Engine, Event, Role, Timestamp};
+//! use gapmap_proto::{Access, Config, ConnId, Credential, DocumentId, Engine, Event, Role, Timestamp};
 //!
 //! let mut client = Engine::new(Config::new("client".into(), "session-1"));
 //! let mut relay = Engine::new(Config::new("relay".into(), "session-2"));
@@ -84,10 +89,10 @@
 //!
 //! let conn = ConnId(1); // each side numbers its own connections
 //! let mut to_relay = client
-//!     .handle(now, Event::ConnectionOpened { conn, role: Role::Client, access: Access::full() })
+//!     .handle(now, Event::ConnectionOpened { conn, role: Role::Client, access: Access::full(), credential: Credential::OPEN })
 //!     .send;
 //! to_relay.extend(client.handle(now, Event::Open { conn, document_id: id }).send);
-//! let _ = relay.handle(now, Event::ConnectionOpened { conn, role: Role::Server, access: Access::full() });
+//! let _ = relay.handle(now, Event::ConnectionOpened { conn, role: Role::Server, access: Access::full(), credential: Credential::OPEN });
 //!
 //! // Shuttle frames both ways, answering loads and stores, until quiet.
 //! let mut to_client = Vec::new();
@@ -127,6 +132,7 @@
 
 mod access;
 mod connections;
+mod credential;
 mod documents;
 mod output;
 mod state;
@@ -139,6 +145,7 @@ use std::fmt;
 use automerge::{Automerge, ChangeHash};
 
 pub use access::Access;
+pub use credential::Credential;
 pub use output::{CloseReason, Notice, Outgoing, Output, Persist, ProtocolError};
 
 use crate::handshake::Accepted;
@@ -257,6 +264,10 @@ pub enum Event {
         role: Role,
         /// What the peer may do.
         access: Access,
+        /// What the peer presented to be let in (for [`Role::Server`];
+        /// ignored for connections we dialed): decides whether it may take
+        /// over a peer id that another connection holds.
+        credential: Credential,
     },
     /// A binary frame arrived on a connection.
     Frame {
@@ -406,9 +417,12 @@ impl Engine {
         self.now = self.now.max(now);
         let mut out = Output::default();
         match event {
-            Event::ConnectionOpened { conn, role, access } => {
-                self.connection_opened(conn, role, access, &mut out)
-            }
+            Event::ConnectionOpened {
+                conn,
+                role,
+                access,
+                credential,
+            } => self.connection_opened(conn, role, access, credential, &mut out),
             Event::Frame { conn, data } => {
                 if self.touch(conn) {
                     match Message::decode_with(&data, &self.config.limits.decode) {

@@ -51,6 +51,13 @@ pub enum HandshakeError {
     /// The server answered with `error`.
     #[error("server refused: {0}")]
     Refused(String),
+    /// An accepted connection with other credentials holds this peer id
+    /// (see [`Credential`](crate::Credential)); it stays, the newcomer is
+    /// refused.
+    #[error(
+        "peer id {0} is connected already with other credentials; join with a peer id of your own"
+    )]
+    PeerIdInUse(PeerId),
 }
 
 /// The text automerge-repo's server sends when no offered version fits; kept

@@ -46,8 +46,8 @@ use std::collections::{BTreeMap, VecDeque};
 use automerge::{AutoCommit, Automerge, ChangeHash, ReadDoc};
 
 use crate::{
-    Access, CloseReason, Config, ConnId, DocumentId, Engine, Event, Message, Notice, Output,
-    PeerId, Persist, Role, Timestamp,
+    Access, CloseReason, Config, ConnId, Credential, DocumentId, Engine, Event, Message, Notice,
+    Output, PeerId, Persist, Role, Timestamp,
 };
 
 pub mod faults;
@@ -191,6 +191,17 @@ impl Harness {
     /// `client` dials `server`, which grants it `access`; the client grants
     /// the server full access. Run the network to complete the handshake.
     pub fn connect(&mut self, client: PeerIdx, server: PeerIdx, access: Access) -> LinkId {
+        self.connect_with(client, server, access, Credential::OPEN)
+    }
+
+    /// [`Harness::connect`], the client presenting `credential`.
+    pub fn connect_with(
+        &mut self,
+        client: PeerIdx,
+        server: PeerIdx,
+        access: Access,
+        credential: Credential,
+    ) -> LinkId {
         let (c, s) = (ConnId(self.next_conn), ConnId(self.next_conn + 1));
         self.next_conn += 2;
         self.links.push(Link {
@@ -206,6 +217,7 @@ impl Harness {
                 conn: s,
                 role: Role::Server,
                 access,
+                credential,
             },
         ));
         self.queue.push_back((
@@ -214,6 +226,7 @@ impl Harness {
                 conn: c,
                 role: Role::Client,
                 access: Access::full(),
+                credential: Credential::OPEN,
             },
         ));
         LinkId(self.links.len() - 1)

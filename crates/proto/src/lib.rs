@@ -22,7 +22,7 @@
 //! # Example: one frame, decoded and answered
 //!
 //! ```
-//! use gapmap_proto::{Access, Config, ConnId, Engine, Event, Message, Role, Timestamp};
+//! use gapmap_proto::{Access, Config, ConnId, Credential, Engine, Event, Message, Role, Timestamp};
 //!
 //! // A join exactly as automerge-repo 2.5's websocket client sends it.
 //! let frame = gapmap_proto::handshake::join("browser-tab".into(), Default::default()).encode();
@@ -31,7 +31,7 @@
 //! let mut relay = Engine::new(Config::new("relay".into(), "a random session id"));
 //! let now = Timestamp::from_millis(1_700_000_000_000);
 //! let conn = ConnId(7);
-//! let _ = relay.handle(now, Event::ConnectionOpened { conn, role: Role::Server, access: Access::full() });
+//! let _ = relay.handle(now, Event::ConnectionOpened { conn, role: Role::Server, access: Access::full(), credential: Credential::OPEN });
 //! let output = relay.handle(now, Event::Frame { conn, data: frame });
 //!
 //! // The relay answers `peer`, selecting protocol "1".
@@ -57,8 +57,8 @@ mod peer;
 
 pub use document_id::{DocumentId, DocumentIdError, URL_PREFIX};
 pub use engine::{
-    Access, CloseReason, Config, ConnId, Engine, Event, Limits, Notice, Outgoing, Output, Persist,
-    ProtocolError, Role, SyncStatus, Timestamp,
+    Access, CloseReason, Config, ConnId, Credential, Engine, Event, Limits, Notice, Outgoing,
+    Output, Persist, ProtocolError, Role, SyncStatus, Timestamp,
 };
 pub use message::{DecodeError, DecodeLimits, Message, PROTOCOL_V1};
 pub use peer::{PeerId, PeerMetadata};

@@ -140,7 +140,7 @@ proptest! {
         let mut engine = Engine::new(Config::new(PeerId::from("relay"), "s"));
         let now = Timestamp::from_millis(0);
         let conn = ConnId(1);
-        let _ = engine.handle(now, Event::ConnectionOpened { conn, role: Role::Server, access: Access::full() });
+        let _ = engine.handle(now, Event::ConnectionOpened { conn, role: Role::Server, access: Access::full(), credential: gapmap_proto::Credential::OPEN });
         if handshake_first {
             let join = gapmap_proto::handshake::join(PeerId::from(""), PeerMetadata::default());
             let _ = engine.handle(now, Event::Message { conn, message: join });

@@ -94,6 +94,7 @@ fn a_gapmap_relay_answers_real_automerge_repo_clients_like_the_js_server() {
             conn,
             role: Role::Server,
             access: Access::full(),
+            credential: gapmap_proto::Credential::OPEN,
         });
     }
 
@@ -172,6 +173,7 @@ fn a_gapmap_client_talks_to_the_js_server_like_a_js_client() {
         conn: server,
         role: Role::Client,
         access: Access::full(),
+        credential: gapmap_proto::Credential::OPEN,
     });
     // Byte-identical to the JS client's join.
     assert_eq!(out.send.len(), 1);

@@ -5,16 +5,21 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
-use gapmap_proto::{Access, ConnId, DocumentId, Notice, Role};
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use gapmap_proto::{Access, ConnId, Credential, DocumentId, Notice, Role};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use crate::budget::Account;
 use crate::io_loop::Command;
 use crate::metrics::Refusal;
 use crate::rate::Bucket;
+use crate::reader::{self, FrameReader, Incoming, ReadError};
 use crate::repo::{Reauth, Repo, RepoEvent, SyncOutcome, SyncReport, SyncWatch};
 use crate::Error;
 
@@ -27,6 +32,8 @@ pub(crate) struct Spec {
     pub role: Role,
     /// What the peer may do.
     pub access: Access,
+    /// What the peer presented to be let in (accepted connections).
+    pub credential: Credential,
     /// Documents to open at once (client syncs).
     pub open: Vec<DocumentId>,
     /// A one-shot sync: close once every watched document is settled.
@@ -39,10 +46,11 @@ pub(crate) struct Spec {
 
 impl Spec {
     /// An accepted connection.
-    pub fn server(access: Access, auth: Option<Reauth>) -> Spec {
+    pub fn server(access: Access, credential: Credential, auth: Option<Reauth>) -> Spec {
         Spec {
             role: Role::Server,
             access,
+            credential,
             open: Vec::new(),
             watch: None,
             auth,
@@ -55,6 +63,7 @@ impl Spec {
         Spec {
             role: Role::Client,
             access: Access::full(),
+            credential: Credential::OPEN,
             open,
             watch,
             auth: None,
@@ -63,14 +72,86 @@ impl Spec {
     }
 }
 
-/// Drives `socket` until it closes.
-pub(crate) async fn run<S>(repo: Repo, socket: WebSocketStream<S>, spec: Spec)
+/// Drives a websocket we dialled until it closes. The remote is one we
+/// chose: tungstenite reads its frames, bounded by the message size only.
+pub(crate) async fn run_dialled<S>(repo: Repo, socket: WebSocketStream<S>, spec: Spec)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sink, stream) = socket.split();
+    run(repo, sink, stream.map(reader::from_tungstenite), spec).await;
+}
+
+/// Drives an accepted websocket (already upgraded) until it closes: its
+/// frames are read by [`FrameReader`] within the repo's incoming budget and
+/// deadline; tungstenite only writes.
+pub(crate) async fn run_accepted<S>(repo: Repo, io: S, spec: Spec)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (read, write) = tokio::io::split(io);
+    // Nothing is read through tungstenite: no read buffer for it.
+    let config = repo.ws_config.read_buffer_size(0);
+    let sink = WebSocketStream::from_raw_socket(
+        WriteOnly(write),
+        tungstenite::protocol::Role::Server,
+        Some(config),
+    )
+    .await;
+    let incoming = FrameReader::new(
+        read,
+        Account::new(repo.budget.clone()),
+        repo.buffer_limits,
+        repo.max_message,
+        repo.metrics.clone(),
+    );
+    run(repo, sink, incoming, spec).await;
+}
+
+/// The write half of a socket, for tungstenite to write frames to. It is
+/// never read from: the frames coming in are [`FrameReader`]'s.
+struct WriteOnly<W>(W);
+
+impl<W: Unpin> AsyncRead for WriteOnly<W> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        // tungstenite reads only when its stream half is polled, which it
+        // never is.
+        Poll::Pending
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for WriteOnly<W> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
+}
+
+/// Drives one connection: `stream` gives what arrives, `sink` writes.
+async fn run<K, I>(repo: Repo, mut sink: K, mut stream: I, spec: Spec)
+where
+    K: Sink<Message, Error = tungstenite::Error> + Unpin,
+    I: Stream<Item = Result<Incoming, ReadError>> + Unpin,
 {
     let Spec {
         role,
         access,
+        credential,
         open,
         watch,
         auth,
@@ -98,6 +179,7 @@ where
             conn,
             role,
             access,
+            credential,
             outgoing,
             kill: kill.clone(),
             open,
@@ -108,7 +190,6 @@ where
     {
         return;
     }
-    let (mut sink, mut stream) = socket.split();
     let mut last_progress = Instant::now();
     let mut quiet = tokio::time::interval(Duration::from_millis(500));
     let mut reload = repo.reload.subscribe();
@@ -125,23 +206,36 @@ where
             _ = kill.cancelled() => break None,
             _ = tokio::time::sleep_until(paused.unwrap_or_else(tokio::time::Instant::now)), if paused.is_some() => paused = None,
             frame = stream.next(), if paused.is_none() => match frame {
-                Some(Ok(Message::Binary(data))) => {
-                    let _ = repo.send(Command::Frame { conn, data: data.to_vec(), at: Instant::now() });
+                // A text frame is not a protocol message either: the engine
+                // answers with `error` and closes. `held` counts the bytes
+                // against the incoming budget until the loop has handled them.
+                Some(Ok(Incoming::Data(data, held))) => {
+                    let _ = repo.send(Command::Frame { conn, data, at: Instant::now(), held });
                     paused = throttle(&mut bucket, &repo, conn, &mut throttle_logged);
                 }
-                // Not a protocol frame: the engine answers with `error` and closes.
-                Some(Ok(Message::Text(text))) => {
-                    let _ = repo.send(Command::Frame { conn, data: text.as_bytes().to_vec(), at: Instant::now() });
+                Some(Ok(Incoming::Ping(payload))) => {
                     paused = throttle(&mut bucket, &repo, conn, &mut throttle_logged);
+                    tokio::select! {
+                        sent = sink.send(Message::Pong(payload.into())) => if let Err(err) = sent {
+                            tracing::debug!(%conn, %err, "websocket write failed");
+                            break Some(err.to_string());
+                        },
+                        _ = kill.cancelled() => break Some("the peer does not read".into()),
+                    }
                 }
-                Some(Ok(Message::Close(frame))) => break frame.map(|f| f.reason.to_string()).filter(|r| !r.is_empty()),
-                Some(Ok(_)) => {} // ping/pong: tungstenite answers pings itself
+                Some(Ok(Incoming::Close(reason))) => break reason,
+                Some(Ok(Incoming::Other)) => {}
                 Some(Err(err)) => {
-                    if matches!(err, tungstenite::Error::Capacity(_)) {
-                        repo.metrics.refused(Refusal::Oversized);
-                        tracing::info!(%conn, %err, "message too large; closing");
-                    } else {
-                        tracing::debug!(%conn, %err, "websocket error");
+                    match err {
+                        ReadError::TooLarge { .. } => {
+                            repo.metrics.refused(Refusal::Oversized);
+                            tracing::info!(%conn, %err, "message too large; closing");
+                        }
+                        ReadError::TooSlow { .. } => {
+                            repo.metrics.refused(Refusal::SlowMessage);
+                            tracing::info!(%conn, %err, "message not finished within its deadline; closing");
+                        }
+                        _ => tracing::debug!(%conn, %err, "websocket error"),
                     }
                     break Some(err.to_string());
                 }

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use automerge::{Automerge, ChangeHash};
 use gapmap_proto::{
-    Access, Config, ConnId, DocumentId, Engine, Event, Output, PeerMetadata, Role, SyncStatus,
-    Timestamp,
+    Access, Config, ConnId, Credential, DocumentId, Engine, Event, Output, PeerMetadata, Role,
+    SyncStatus, Timestamp,
 };
 use gapmap_store::{DocMeta, Store};
 
@@ -35,6 +35,7 @@ pub(crate) enum Command {
         conn: ConnId,
         role: Role,
         access: Access,
+        credential: Credential,
         /// Where its outgoing frames go (bounded).
         outgoing: mpsc::Sender<Vec<u8>>,
         /// Cancelled to drop the connection at once.
@@ -52,6 +53,8 @@ pub(crate) enum Command {
         conn: ConnId,
         data: Vec<u8>,
         at: Instant,
+        /// Counts the frame against the incoming budget until handled.
+        held: crate::budget::Held,
     },
     /// The socket closed.
     Closed { conn: ConnId },
@@ -107,6 +110,7 @@ pub(crate) fn start(config: RepoConfig) -> Repo {
     let tracker = TaskTracker::new();
     let shutdown = CancellationToken::new();
     let max = config.limits.decode.max_frame_size;
+    let buffer_limits = config.buffer.effective(max);
     // Small buffers: an idle connection should cost kilobytes, not the
     // 2 × 128 KiB tungstenite reserves by default; they grow for big messages.
     let ws_config = WebSocketConfig::default()
@@ -126,6 +130,9 @@ pub(crate) fn start(config: RepoConfig) -> Repo {
         ws_config,
         outgoing_queue: config.outgoing_queue,
         rate_limit: config.rate_limit,
+        budget: crate::budget::Budget::new(&buffer_limits, metrics.clone()),
+        buffer_limits,
+        max_message: max,
         next_conn: Arc::new(AtomicU64::new(1)),
         reload: Arc::new(tokio::sync::watch::channel(0).0),
     };
@@ -276,6 +283,7 @@ impl Loop {
                 conn,
                 role,
                 access,
+                credential,
                 outgoing,
                 kill,
                 open,
@@ -297,7 +305,15 @@ impl Loop {
                         granted,
                     },
                 );
-                self.event(Event::ConnectionOpened { conn, role, access }, None);
+                self.event(
+                    Event::ConnectionOpened {
+                        conn,
+                        role,
+                        access,
+                        credential,
+                    },
+                    None,
+                );
                 for (document_id, state) in resume {
                     self.event(
                         Event::ResumeSync {
@@ -312,7 +328,12 @@ impl Loop {
                     self.event(Event::Open { conn, document_id }, None);
                 }
             }
-            Command::Frame { conn, data, at } => {
+            Command::Frame {
+                conn,
+                data,
+                at,
+                held: _held,
+            } => {
                 self.metrics.message_in(data.len());
                 self.event(Event::Frame { conn, data }, Some(at));
                 if self.storage_down.is_some() && self.has_changes_to_write(conn) {
@@ -500,6 +521,11 @@ impl Loop {
                     }) => Refusal::Oversized,
                     _ => Refusal::Malformed,
                 });
+            } else if let gapmap_proto::CloseReason::Handshake(
+                gapmap_proto::handshake::HandshakeError::PeerIdInUse(_),
+            ) = reason
+            {
+                self.metrics.refused(Refusal::PeerIdInUse);
             } else if matches!(
                 reason,
                 gapmap_proto::CloseReason::HandshakeTimeout

@@ -31,16 +31,19 @@
 #![deny(missing_docs)]
 
 pub mod backend;
+mod budget;
 pub mod client;
 mod connection;
 mod io_loop;
 pub mod metrics;
 mod rate;
+mod reader;
 mod repo;
 pub mod routes;
 pub mod server;
 
-pub use gapmap_proto::{Access, DocumentId, Limits, Notice, Persist};
+pub use budget::BufferLimits;
+pub use gapmap_proto::{Access, Credential, DocumentId, Limits, Notice, Persist};
 pub use rate::RateLimit;
 pub use repo::{Describe, Progress, Reauth, Repo, RepoConfig, RepoEvent, SyncOutcome, SyncReport};
 

@@ -33,10 +33,17 @@ pub enum Refusal {
     RateLimited,
     /// Changes sent while the shared storage (Redis) was unreachable.
     StorageUnavailable,
+    /// A message that did not finish arriving within its deadline.
+    SlowMessage,
+    /// Reading a connection paused: the incoming buffer budget was spent
+    /// (one per pause).
+    BufferFull,
+    /// A join with a peer id that a connection with other credentials holds.
+    PeerIdInUse,
 }
 
 impl Refusal {
-    const ALL: [Refusal; 9] = [
+    const ALL: [Refusal; 12] = [
         Refusal::Unauthorized,
         Refusal::Malformed,
         Refusal::Oversized,
@@ -46,6 +53,9 @@ impl Refusal {
         Refusal::SlowReader,
         Refusal::RateLimited,
         Refusal::StorageUnavailable,
+        Refusal::SlowMessage,
+        Refusal::BufferFull,
+        Refusal::PeerIdInUse,
     ];
 
     fn label(self) -> &'static str {
@@ -59,6 +69,9 @@ impl Refusal {
             Refusal::SlowReader => "slow_reader",
             Refusal::RateLimited => "rate_limited",
             Refusal::StorageUnavailable => "storage_unavailable",
+            Refusal::SlowMessage => "slow_message",
+            Refusal::BufferFull => "buffer_full",
+            Refusal::PeerIdInUse => "peer_id_in_use",
         }
     }
 }
@@ -73,7 +86,9 @@ pub struct Metrics {
     messages_out: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
-    refusals: [AtomicU64; 9],
+    refusals: [AtomicU64; 12],
+    /// Bytes of incoming messages held now (read, not yet handled).
+    buffered: AtomicU64,
     /// Whether the document storage takes writes (0 while a shared
     /// storage such as Redis is unreachable).
     storage_down: std::sync::atomic::AtomicBool,
@@ -126,6 +141,16 @@ impl Metrics {
     /// The document storage went down (`false`) or came back (`true`).
     pub fn set_storage_up(&self, up: bool) {
         self.storage_down.store(!up, Relaxed);
+    }
+
+    /// `bytes` more of incoming messages are held.
+    pub fn buffered_more(&self, bytes: usize) {
+        self.buffered.fetch_add(bytes as u64, Relaxed);
+    }
+
+    /// `bytes` fewer of incoming messages are held.
+    pub fn buffered_less(&self, bytes: usize) {
+        self.buffered.fetch_sub(bytes as u64, Relaxed);
     }
 
     /// Connections open now.
@@ -194,6 +219,12 @@ impl Metrics {
             "counter",
             "Bytes of protocol messages sent.",
             self.bytes_out.load(Relaxed),
+        );
+        simple(
+            "gapmap_buffered_bytes",
+            "gauge",
+            "Bytes of incoming messages held now: read from sockets, not yet handled.",
+            self.buffered.load(Relaxed),
         );
         simple(
             "gapmap_storage_up",

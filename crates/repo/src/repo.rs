@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use automerge::{AutoCommit, Automerge, ChangeHash};
-use gapmap_proto::{Access, CloseReason, ConnId, DocumentId, Limits, Notice, PeerId};
+use gapmap_proto::{Access, CloseReason, ConnId, Credential, DocumentId, Limits, Notice, PeerId};
 use gapmap_store::{DocMeta, Store};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -13,12 +13,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::backend::Backend;
+use crate::budget::{Budget, BufferLimits};
 use crate::client;
 use crate::connection::{self, Spec};
 use crate::io_loop::{self, Command};
 use crate::metrics::Metrics;
 use crate::rate::RateLimit;
-use crate::server::ServerSocket;
+use crate::server::RawSocket;
 use crate::Error;
 
 /// Reads a document's title and live note count for the store's index, so
@@ -34,6 +35,9 @@ pub struct RepoConfig {
     pub peer_id: String,
     /// Bounds per connection (message size, documents, timeouts).
     pub limits: Limits,
+    /// Bounds on the bytes of incoming messages accepted connections hold,
+    /// and the deadline to finish a message once started.
+    pub buffer: BufferLimits,
     /// Messages queued for one connection before it counts as not reading
     /// and is closed (never dropped: Automerge sync assumes every message
     /// arrives).
@@ -52,7 +56,8 @@ pub struct RepoConfig {
 }
 
 impl RepoConfig {
-    /// Defaults: 8 MiB messages, 256 queued messages per connection; the
+    /// Defaults: 8 MiB messages, 256 queued messages per connection,
+    /// [`BufferLimits::for_max_message`]; the
     /// storage id is kept in the store (setting `storage-id`), made once.
     pub fn new(store: Store, peer_id: impl Into<String>) -> RepoConfig {
         let mut limits = Limits::default();
@@ -68,6 +73,7 @@ impl RepoConfig {
             storage_id,
             store,
             peer_id: peer_id.into(),
+            buffer: BufferLimits::for_max_message(limits.decode.max_frame_size),
             limits,
             outgoing_queue: 256,
             describe: Arc::new(|_| (String::new(), 0)),
@@ -142,6 +148,12 @@ pub struct Repo {
     pub(crate) outgoing_queue: usize,
     /// Messages per second an accepted connection may send.
     pub(crate) rate_limit: Option<RateLimit>,
+    /// Bytes of incoming messages held by accepted connections.
+    pub(crate) budget: Arc<Budget>,
+    /// The limits behind `budget`, and the message deadline.
+    pub(crate) buffer_limits: BufferLimits,
+    /// The largest message accepted, in bytes.
+    pub(crate) max_message: usize,
     /// Bumped to make connections re-check their tokens.
     pub(crate) reload: Arc<tokio::sync::watch::Sender<u64>>,
     /// Numbers connections.
@@ -265,7 +277,11 @@ impl Repo {
             match attempt.await {
                 Ok((socket, ids)) => {
                     tracing::info!(%url, documents = ids.len(), "connected");
-                    let run = connection::run(self.clone(), socket, Spec::client(&url, ids, None));
+                    let run = connection::run_dialled(
+                        self.clone(),
+                        socket,
+                        Spec::client(&url, ids, None),
+                    );
                     tokio::select! {
                         _ = run => tracing::info!(%url, "disconnected"),
                         _ = stop.cancelled() => return,
@@ -372,10 +388,19 @@ impl Repo {
         self.send(Command::Broadcast { id, data })
     }
 
-    /// Serves an accepted websocket until it closes. With `auth`, the
-    /// connection's token is checked again on every [`Repo::reauthorize`].
-    pub async fn serve_socket(&self, socket: ServerSocket, access: Access, auth: Option<Reauth>) {
-        connection::run(self.clone(), socket, Spec::server(access, auth)).await;
+    /// Serves an accepted websocket (the upgraded connection) until it
+    /// closes. `credential` is what the peer presented (see
+    /// [`Credential`]). With `auth`, the connection's token is checked
+    /// again on every [`Repo::reauthorize`].
+    pub async fn serve_socket(
+        &self,
+        socket: RawSocket,
+        access: Access,
+        credential: Credential,
+        auth: Option<Reauth>,
+    ) {
+        connection::run_accepted(self.clone(), socket, Spec::server(access, credential, auth))
+            .await;
     }
 
     /// Re-checks every connection's token (the tokens file was re-read):
@@ -416,7 +441,7 @@ impl Repo {
             done: done_tx,
             progress,
         };
-        let task = self.tracker.spawn(connection::run(
+        let task = self.tracker.spawn(connection::run_dialled(
             self.clone(),
             socket,
             Spec::client(url, ids, Some(watch)),

@@ -10,7 +10,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, Response, StatusCode};
 use axum::routing::get;
 use axum::Router;
-use gapmap_proto::Access;
+use gapmap_proto::{Access, Credential};
+use sha2::{Digest, Sha256};
 
 use crate::metrics::Refusal;
 use crate::server::{self, bearer_token, is_upgrade, plain};
@@ -21,6 +22,28 @@ use crate::Repo;
 pub trait Authorizer: Send + Sync + 'static {
     /// The access of a token, now.
     fn authorize(&self, token: Option<&str>) -> Option<Access>;
+
+    /// What a token makes its holder, for taking over a peer id (see
+    /// [`Credential`]): by default a fingerprint of the token, so only the
+    /// same token replaces a connection. An authorizer that lets anyone in
+    /// answers [`Credential::OPEN`] for everyone.
+    fn credential(&self, token: Option<&str>) -> Credential {
+        token_fingerprint(token)
+    }
+}
+
+/// A SHA-256 fingerprint of a token (no token: [`Credential::OPEN`]); the
+/// token itself never leaves the HTTP layer.
+pub fn token_fingerprint(token: Option<&str>) -> Credential {
+    match token {
+        None => Credential::OPEN,
+        Some(token) => {
+            let mut hash = Sha256::new();
+            hash.update(b"gapmap token fingerprint\0");
+            hash.update(token.as_bytes());
+            Credential::from_fingerprint(hash.finalize().into())
+        }
+    }
 }
 
 /// Everyone may read and write everything (`--open`).
@@ -29,6 +52,11 @@ pub struct Open;
 impl Authorizer for Open {
     fn authorize(&self, _token: Option<&str>) -> Option<Access> {
         Some(Access::full())
+    }
+
+    /// Any token is as good as none here: every peer is equal.
+    fn credential(&self, _token: Option<&str>) -> Credential {
+        Credential::OPEN
     }
 }
 
@@ -119,14 +147,11 @@ fn upgrade(state: AppState, req: Request) -> Response<Body> {
         );
         return response;
     };
+    let credential = state.auth.credential(token.as_deref());
     let repo = state.repo.clone();
     let auth = state.auth.clone();
-    server::upgrade(
-        req,
-        repo.ws_config(),
-        &repo.tracker().clone(),
-        move |socket| async move {
-            repo.serve_socket(socket, access, Some((auth, token))).await;
-        },
-    )
+    server::upgrade_raw(req, &repo.tracker().clone(), move |socket| async move {
+        repo.serve_socket(socket, access, credential, Some((auth, token)))
+            .await;
+    })
 }

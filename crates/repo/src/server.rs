@@ -22,8 +22,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+/// An upgraded connection, before any websocket frame was read.
+pub type RawSocket = TokioIo<hyper::upgrade::Upgraded>;
+
 /// A websocket accepted by [`upgrade`], over the raw HTTP connection.
-pub type ServerSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+pub type ServerSocket = WebSocketStream<RawSocket>;
 
 /// Limits and options of the listener.
 #[derive(Clone)]
@@ -150,11 +153,11 @@ pub fn bearer_token(req: &Request<Body>) -> Option<String> {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
-        if let Some(token) = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-        {
-            return Some(token.trim().to_string());
+        // The scheme is case-insensitive (RFC 7235 §2.1).
+        if let Some((scheme, token)) = value.trim_start().split_once([' ', '\t']) {
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() {
+                return Some(token.trim().to_string());
+            }
         }
     }
     req.uri().query().and_then(|query| {
@@ -210,13 +213,31 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
 /// Answers a websocket upgrade request and hands the socket to `on_socket`,
 /// spawned on `tracker`. The caller has already authorised the request.
 pub fn upgrade<F, Fut>(
-    mut req: Request<Body>,
+    req: Request<Body>,
     config: WebSocketConfig,
     tracker: &TaskTracker,
     on_socket: F,
 ) -> Response<Body>
 where
     F: FnOnce(ServerSocket) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    upgrade_raw(req, tracker, move |raw| async move {
+        let ws = WebSocketStream::from_raw_socket(raw, Role::Server, Some(config)).await;
+        on_socket(ws).await;
+    })
+}
+
+/// [`upgrade`], handing over the upgraded connection itself, for a caller
+/// that reads the websocket frames on its own (the sync endpoint does, to
+/// bound what peers make it hold).
+pub fn upgrade_raw<F, Fut>(
+    mut req: Request<Body>,
+    tracker: &TaskTracker,
+    on_socket: F,
+) -> Response<Body>
+where
+    F: FnOnce(RawSocket) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let key = match req.headers().get(header::SEC_WEBSOCKET_KEY) {
@@ -239,15 +260,7 @@ where
     tracker.spawn(async move {
         let _slot = slot;
         match on_upgrade.await {
-            Ok(upgraded) => {
-                let ws = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(config),
-                )
-                .await;
-                on_socket(ws).await;
-            }
+            Ok(upgraded) => on_socket(TokioIo::new(upgraded)).await,
             Err(err) => tracing::debug!(%err, "websocket upgrade failed"),
         }
     });
@@ -332,6 +345,15 @@ mod tests {
             Some("abc%")
         );
         assert_eq!(bearer_token(&req("/", Some("Basic abc"))), None);
+        for scheme in ["bearer", "BEARER", "bEaReR"] {
+            assert_eq!(
+                bearer_token(&req("/", Some(&format!("{scheme}  abc")))).as_deref(),
+                Some("abc"),
+                "{scheme}"
+            );
+        }
+        assert_eq!(bearer_token(&req("/", Some("Bearer"))), None);
+        assert_eq!(bearer_token(&req("/", Some("Bearerabc"))), None);
         assert_eq!(bearer_token(&req("/", None)), None);
     }
 }

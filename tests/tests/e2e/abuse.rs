@@ -27,13 +27,13 @@ use crate::relay::harness::{self, Cbor, Got, Peer, Relay, Replica, Until, PATIEN
 
 /// An honest peer syncing one small edit after another in a thread, timing
 /// each round trip (edit sent → the relay advertises it back), until stopped.
-struct Honest {
+pub(crate) struct Honest {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<Vec<Duration>>,
 }
 
 impl Honest {
-    fn start(relay: &Relay, name: &str) -> Honest {
+    pub(crate) fn start(relay: &Relay, name: &str) -> Honest {
         let mut peer = relay.join(name, None);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -58,7 +58,7 @@ impl Honest {
     }
 
     /// Stops and summarises: (round trips, median, p99, max).
-    fn finish(self) -> Latency {
+    pub(crate) fn finish(self) -> Latency {
         self.stop.store(true, Ordering::Relaxed);
         let mut samples = self.thread.join().expect("the honest peer's thread");
         samples.sort();
@@ -76,11 +76,11 @@ impl Honest {
     }
 }
 
-struct Latency {
-    n: usize,
-    median: Duration,
-    p99: Duration,
-    max: Duration,
+pub(crate) struct Latency {
+    pub n: usize,
+    pub median: Duration,
+    pub p99: Duration,
+    pub max: Duration,
 }
 
 impl std::fmt::Display for Latency {
@@ -94,14 +94,14 @@ impl std::fmt::Display for Latency {
 }
 
 /// The honest peer's latency while nothing else happens.
-fn baseline(relay: &Relay) -> Latency {
+pub(crate) fn baseline(relay: &Relay) -> Latency {
     let honest = Honest::start(relay, "baseline");
     std::thread::sleep(Duration::from_millis(500));
     honest.finish()
 }
 
 /// Generous: an honest round trip under attack stays below 2 s.
-fn assert_served(during: &Latency, attack: &str) {
+pub(crate) fn assert_served(during: &Latency, attack: &str) {
     assert!(
         during.max < Duration::from_secs(2),
         "{attack}: an honest peer waited {:?}",
@@ -110,7 +110,7 @@ fn assert_served(during: &Latency, attack: &str) {
 }
 
 /// The relay's resident memory, from /proc.
-fn rss_kib(relay: &Relay) -> u64 {
+pub(crate) fn rss_kib(relay: &Relay) -> u64 {
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", relay.pid())).unwrap_or_default();
     status
@@ -128,7 +128,7 @@ fn open_relay(args: &[&str]) -> (tempfile::TempDir, Relay) {
     (dir, relay)
 }
 
-fn refusals(relay: &Relay, reason: &str) -> f64 {
+pub(crate) fn refusals(relay: &Relay, reason: &str) -> f64 {
     relay.metric(&format!("gapmap_refusals_total{{reason=\"{reason}\"}}"))
 }
 

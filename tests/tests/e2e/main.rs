@@ -17,5 +17,6 @@ mod readme;
 mod relay;
 mod research;
 mod scaleout;
+mod stalls;
 mod sync;
 mod util;

@@ -4,6 +4,7 @@
 mod access;
 mod bad_input;
 pub mod harness;
+mod takeover;
 mod tokens;
 
 use std::io::{Read, Write};

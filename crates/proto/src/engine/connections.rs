@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::state::Connection;
-use super::{Access, CloseReason, ConnId, Engine, Notice, Output, ProtocolError, Role};
+use super::{Access, CloseReason, ConnId, Credential, Engine, Notice, Output, ProtocolError, Role};
 use crate::handshake::{self, HandshakeError, ServerOutcome};
 use crate::{DocumentId, Message, PeerId};
 
@@ -14,6 +14,7 @@ impl Engine {
         conn: ConnId,
         role: Role,
         access: Access,
+        credential: Credential,
         out: &mut Output,
     ) {
         if self.connections.contains_key(&conn) {
@@ -24,6 +25,7 @@ impl Engine {
             Connection {
                 role,
                 access,
+                credential,
                 peer: None,
                 opened_at: self.now,
                 last_heard: self.now,
@@ -124,6 +126,15 @@ impl Engine {
                     &message,
                 ) {
                     ServerOutcome::Accept { peer, reply } => {
+                        if let Some(error) = self.peer_id_taken(conn, &peer.peer_id) {
+                            out.send(
+                                conn,
+                                Message::Error {
+                                    message: error.to_string(),
+                                },
+                            );
+                            return self.close(conn, CloseReason::Handshake(error), out);
+                        }
                         out.send(conn, reply);
                         peer
                     }
@@ -156,11 +167,15 @@ impl Engine {
         if already {
             return; // a repeated join: answered above, nothing else changes
         }
+        // A reconnect: the older connection of this peer id on the same
+        // side goes (for accepted ones, `peer_id_taken` made sure it
+        // presented the same credential).
         let older: Vec<ConnId> = self
             .connections
             .iter()
             .filter(|(&id, c)| {
                 id != conn
+                    && c.role == role
                     && c.peer
                         .as_ref()
                         .is_some_and(|p| p.peer_id == accepted.peer_id)
@@ -182,6 +197,21 @@ impl Engine {
         for id in queued {
             self.open(conn, id, out);
         }
+    }
+
+    /// Whether another accepted connection holds `peer_id` with a
+    /// credential other than `conn`'s: then `conn` may not replace it.
+    fn peer_id_taken(&self, conn: ConnId, peer_id: &PeerId) -> Option<HandshakeError> {
+        let credential = self.connections.get(&conn)?.credential;
+        self.connections
+            .iter()
+            .any(|(&id, c)| {
+                id != conn
+                    && c.role == Role::Server
+                    && c.credential != credential
+                    && c.peer.as_ref().is_some_and(|p| p.peer_id == *peer_id)
+            })
+            .then(|| HandshakeError::PeerIdInUse(peer_id.clone()))
     }
 
     /// Sends `error` for a protocol violation, then closes.

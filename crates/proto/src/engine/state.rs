@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::{sync, Automerge, ChangeHash};
 
-use super::{Access, ConnId, Role, Timestamp};
+use super::{Access, ConnId, Credential, Role, Timestamp};
 use crate::handshake::Accepted;
 use crate::DocumentId;
 
@@ -15,6 +15,9 @@ pub(super) struct Connection {
     pub role: Role,
     /// What the peer may do.
     pub access: Access,
+    /// What the peer presented to be let in: whether it may take over a
+    /// peer id another connection holds.
+    pub credential: Credential,
     /// `None` until the handshake completes.
     pub peer: Option<Accepted>,
     /// When the connection opened, for the handshake timeout.

@@ -3,10 +3,11 @@
 use automerge::transaction::Transactable;
 use automerge::{ReadDoc, ROOT};
 
+use crate::handshake::HandshakeError;
 use crate::harness::{Harness, LinkId, PeerIdx};
 use crate::{
-    Access, CloseReason, Config, DocumentId, Limits, Message, Notice, PeerId, PeerMetadata,
-    ProtocolError,
+    Access, CloseReason, Config, Credential, DocumentId, Limits, Message, Notice, PeerId,
+    PeerMetadata, ProtocolError,
 };
 
 fn title(net: &Harness, peer: PeerIdx, doc: DocumentId) -> Option<String> {
@@ -560,6 +561,78 @@ fn a_second_join_of_the_same_peer_replaces_the_older_connection() {
 }
 
 #[test]
+fn a_join_with_a_peer_id_held_under_other_credentials_is_refused() {
+    let mut net = Harness::new();
+    let relay = net.add_peer("relay");
+    let writer = net.add_peer("alice");
+    // A reader who learnt alice's peer id joins under it with its own token.
+    let spy = net.add_peer("alice");
+    let (write_token, read_token) = (
+        Credential::from_fingerprint([1; 32]),
+        Credential::from_fingerprint([2; 32]),
+    );
+    let doc = net.create_doc(writer, |d| {
+        d.put(ROOT, "title", "Interview notes").unwrap();
+    });
+    let first = net.connect_with(writer, relay, Access::full(), write_token);
+    net.open(writer, first, doc);
+    net.run_until_quiescent();
+    let second = net.connect_with(spy, relay, Access::read_only(), read_token);
+    net.run_until_quiescent();
+    let taken = HandshakeError::PeerIdInUse(PeerId::from("alice"));
+    assert_eq!(
+        net.peer(relay).closed,
+        [(
+            net.conn(relay, second),
+            CloseReason::Handshake(taken.clone())
+        )]
+    );
+    assert_eq!(
+        net.sent_of_type(relay, "error"),
+        [&Message::Error {
+            message: taken.to_string()
+        }]
+    );
+    // The writer's connection stays and keeps syncing.
+    let conns: Vec<_> = net.peer(relay).engine.connections().collect();
+    assert_eq!(conns, [net.conn(relay, first)]);
+    net.change_doc(writer, doc, |d| {
+        d.put(ROOT, "title", "Interview notes, round 2").unwrap();
+    });
+    net.run_until_quiescent();
+    assert_eq!(
+        title(&net, relay, doc).as_deref(),
+        Some("Interview notes, round 2")
+    );
+    // The writer reconnecting with its own token still replaces itself.
+    let third = net.connect_with(writer, relay, Access::full(), write_token);
+    net.run_until_quiescent();
+    assert_eq!(
+        net.peer(relay).closed.last(),
+        Some(&(net.conn(relay, first), CloseReason::Replaced))
+    );
+    let conns: Vec<_> = net.peer(relay).engine.connections().collect();
+    assert_eq!(conns, [net.conn(relay, third)]);
+}
+
+#[test]
+fn a_peer_we_dialed_and_one_that_dialed_us_may_share_a_peer_id() {
+    // alice dials the relay and the relay dials alice: at the relay, one
+    // accepted and one dialed connection of peer "alice". Neither replaces
+    // the other (and so they cannot take turns closing each other).
+    let mut net = Harness::new();
+    let relay = net.add_peer("relay");
+    let alice = net.add_peer("alice");
+    let inbound = net.connect(alice, relay, Access::full());
+    let outbound = net.connect(relay, alice, Access::full());
+    net.run_until_quiescent();
+    assert!(net.peer(relay).closed.is_empty());
+    assert!(net.peer(alice).closed.is_empty());
+    let conns: Vec<_> = net.peer(relay).engine.connections().collect();
+    assert_eq!(conns, [net.conn(relay, inbound), net.conn(relay, outbound)]);
+}
+
+#[test]
 fn a_join_without_version_1_is_refused() {
     let mut net = Harness::new();
     let relay = net.add_peer("relay");
@@ -770,6 +843,7 @@ fn handshake_and_idle_timeouts() {
             conn: crate::ConnId(1),
             role: crate::Role::Server,
             access: Access::full(),
+            credential: crate::Credential::OPEN,
         },
     );
     assert_eq!(engine.next_deadline(), Some(t0.plus_millis(30_000)));
