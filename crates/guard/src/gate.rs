@@ -38,12 +38,18 @@ const BUNDLE: u8 = 3;
 /// The bit of a column specification that says its data is deflated.
 const DEFLATE: u32 = 0b1000;
 
-/// What one row costs against the budget, in bytes. Automerge allocates
-/// for every operation it loads (its op set, the index, the change each
-/// belongs to: 40 to 90 bytes an operation, measured in
-/// docs/reliability.md); a row of one column stands for a fraction of
-/// that, since an operation is a row in each of about a dozen columns.
-pub const ROW_COST: u64 = 8;
+/// What one row (an operation or a change) costs against the budget, in
+/// bytes: what Automerge 0.12 allocates for it at its peak when a sync
+/// message applies it to a document that is not empty (4 million
+/// operations declared in 115 bytes took 1.77 GB; 1 million typed
+/// characters, 509 MB; loading into an empty document costs a fifth of
+/// that). Measured in docs/reliability.md.
+pub const ROW_COST: u64 = 512;
+
+/// What one inflated byte costs against the budget: Automerge holds the
+/// inflated data about three times over while it parses it (64 MiB of
+/// inflated column took 195 MB).
+pub const INFLATED_COST: u64 = 3;
 
 /// How much Automerge may materialise from a run of bytes, in bytes:
 /// inflated column and change data, plus [`ROW_COST`] per row. Decided from
@@ -52,18 +58,23 @@ pub const ROW_COST: u64 = 8;
 pub struct Budget {
     /// Bytes allowed per input byte.
     pub per_input_byte: u64,
-    /// Never less than this, so that a small message of repetitive text
-    /// (which deflates very well) passes.
+    /// Never less than this, so that a small message declaring many
+    /// operations in few bytes (a long text deleted, which run-length
+    /// encodes to almost nothing) passes.
     pub floor: u64,
     /// Never more than this, however large the input.
     pub max: u64,
 }
 
 impl Budget {
-    /// 64 bytes per input byte, at least 1 MiB, at most 256 MiB.
+    /// 256 bytes per input byte, at least 64 MiB, at most 256 MiB: what
+    /// honest data needs (a 2,000-note canvas of 1.2 MB pushed whole costs
+    /// about 200 bytes a byte; deleting a 100,000-character text is one
+    /// change of 131 bytes and 100,000 operations, 51 MiB), and within the
+    /// 256 MiB a process may grow by for one message (docs/reliability.md).
     pub const DEFAULT: Budget = Budget {
-        per_input_byte: 64,
-        floor: 1 << 20,
+        per_input_byte: 256,
+        floor: 64 << 20,
         max: 256 << 20,
     };
 
@@ -89,8 +100,9 @@ pub struct Cost {
     pub chunks: u64,
     /// Bytes that deflated columns and compressed changes inflate to.
     pub inflated: u64,
-    /// Rows the columns declare (with what group columns declare for the
-    /// columns they group).
+    /// Rows (changes and operations) the columns declare: in each set of
+    /// columns, the longest column's rows, counting for a group column the
+    /// rows it declares in the columns it groups.
     pub rows: u64,
 }
 
@@ -98,6 +110,7 @@ impl Cost {
     /// The cost against a [`Budget`], in bytes.
     pub fn bytes(&self) -> u64 {
         self.inflated
+            .saturating_mul(INFLATED_COST)
             .saturating_add(self.rows.saturating_mul(ROW_COST))
     }
 }
@@ -151,7 +164,7 @@ pub fn check(data: &[u8], budget: Budget) -> Result<Cost, Refusal> {
             DOCUMENT => document(body, &mut meter)?,
             CHANGE => change(body, &mut meter)?,
             COMPRESSED => {
-                let inflated = meter.inflate(body)?;
+                let inflated = meter.inflate(body, true)?;
                 change(&inflated, &mut meter)?;
             }
             BUNDLE => return Err(Refusal::Bundle),
@@ -206,15 +219,26 @@ impl Meter {
     }
 
     /// Inflates `deflated` as Automerge will, reading no further than the
-    /// budget left (plus one byte, to know it was passed).
-    fn inflate(&mut self, deflated: &[u8]) -> Result<Vec<u8>, Refusal> {
-        let room = self.budget.saturating_sub(self.cost.bytes());
-        let mut out = Vec::new();
-        flate2::bufread::DeflateDecoder::new(deflated)
-            .take(room.saturating_add(1))
-            .read_to_end(&mut out)
-            .map_err(|_| Refusal::Malformed("a deflated column or change does not inflate"))?;
-        self.cost.inflated = self.cost.inflated.saturating_add(out.len() as u64);
+    /// budget left (plus one byte, to know it was passed), and returns what
+    /// it inflated to when `keep` (else only counts it).
+    fn inflate(&mut self, deflated: &[u8], keep: bool) -> Result<Vec<u8>, Refusal> {
+        let room = self.budget.saturating_sub(self.cost.bytes()) / INFLATED_COST;
+        let mut inflater =
+            flate2::bufread::DeflateDecoder::new(deflated).take(room.saturating_add(1));
+        let (mut out, mut buf, mut total) = (Vec::new(), [0u8; 32 << 10], 0u64);
+        loop {
+            let n = inflater
+                .read(&mut buf)
+                .map_err(|_| Refusal::Malformed("a deflated column or change does not inflate"))?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            if keep {
+                out.extend_from_slice(&buf[..n]);
+            }
+        }
+        self.cost.inflated = self.cost.inflated.saturating_add(total);
         self.check()?;
         Ok(out)
     }
@@ -248,10 +272,8 @@ fn document(mut body: &[u8], meter: &mut Meter) -> Result<(), Refusal> {
     take(b, heads.saturating_mul(32))?;
     let change_meta = columns(b)?;
     let op_meta = columns(b)?;
-    for (spec, len) in change_meta.into_iter().chain(op_meta) {
-        let data = take(b, len)?;
-        column(spec, data, meter, true)?;
-    }
+    section(b, &change_meta, meter, true)?;
+    section(b, &op_meta, meter, true)?;
     Ok(())
 }
 
@@ -273,12 +295,9 @@ fn change(mut body: &[u8], meter: &mut Meter) -> Result<(), Refusal> {
         let len = uleb(b)?;
         take(b, len)?;
     }
-    for (spec, len) in columns(b)? {
-        let data = take(b, len)?;
-        // Automerge refuses deflated columns in a change chunk.
-        column(spec, data, meter, false)?;
-    }
-    Ok(())
+    let meta = columns(b)?;
+    // Automerge refuses deflated columns in a change chunk.
+    section(b, &meta, meter, false)
 }
 
 /// Column metadata: how many columns, then a specification and a data
@@ -296,17 +315,32 @@ fn columns(b: &mut &[u8]) -> Result<Vec<(u32, u64)>, Refusal> {
     Ok(out)
 }
 
-/// Measures one column's data: inflated if it says so (when `may_deflate`),
-/// then its rows counted.
-fn column(spec: u32, data: &[u8], meter: &mut Meter, may_deflate: bool) -> Result<(), Refusal> {
-    if spec & DEFLATE == 0 {
-        return meter.rows(runs::rows(spec, data)?);
+/// Measures the data of one set of columns (a document's changes, a
+/// document's or a change's operations), taken off the front of `b`. Every
+/// column of a set has a row per change or operation (Automerge fills an
+/// empty one, and refuses one of another length), so the set has as many
+/// rows as its longest column: that is what Automerge materialises.
+fn section(
+    b: &mut &[u8],
+    meta: &[(u32, u64)],
+    meter: &mut Meter,
+    may_deflate: bool,
+) -> Result<(), Refusal> {
+    let mut rows = 0;
+    for &(spec, len) in meta {
+        let data = take(b, len)?;
+        let column_rows = if spec & DEFLATE == 0 {
+            runs::rows(spec, data)?
+        } else if may_deflate {
+            // A raw column's rows are counted by its metadata column.
+            let keep = !runs::is_raw(spec);
+            runs::rows(spec, &meter.inflate(data, keep)?)?
+        } else {
+            return Err(Refusal::Malformed("a change chunk with a deflated column"));
+        };
+        rows = column_rows.max(rows);
     }
-    if !may_deflate {
-        return Err(Refusal::Malformed("a change chunk with a deflated column"));
-    }
-    let inflated = meter.inflate(data)?;
-    meter.rows(runs::rows(spec, &inflated)?)
+    meter.rows(rows)
 }
 
 /// Takes `n` bytes off the front of `b`.

@@ -31,7 +31,7 @@
 
 mod gate;
 
-pub use gate::{check, check_joined, Budget, Cost, Refusal, ROW_COST};
+pub use gate::{check, check_joined, Budget, Cost, Refusal, INFLATED_COST, ROW_COST};
 
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};

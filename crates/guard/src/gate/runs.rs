@@ -11,7 +11,8 @@
 //!
 //! A group column's values are the number of rows each of its rows has in
 //! the columns it groups (an operation's successors, a change's
-//! dependencies): their sum is counted too, since Automerge reads that many.
+//! dependencies): it declares as many rows as the larger of its own rows
+//! and the sum of its values, since Automerge reads that many.
 
 use super::{sleb, take, uleb, Refusal};
 
@@ -20,6 +21,11 @@ const DELTA: u32 = 3;
 const BOOLEAN: u32 = 4;
 const STRING: u32 = 5;
 const RAW: u32 = 7;
+
+/// Whether a column of specification `spec` holds raw values (no rows).
+pub(super) fn is_raw(spec: u32) -> bool {
+    spec & 0b111 == RAW
+}
 
 /// The rows `data` declares for a column of specification `spec`.
 pub(super) fn rows(spec: u32, data: &[u8]) -> Result<u64, Refusal> {
@@ -33,7 +39,7 @@ pub(super) fn rows(spec: u32, data: &[u8]) -> Result<u64, Refusal> {
             }
             Ok(rows)
         }
-        GROUP => rle(data, |b| uleb(b), true),
+        GROUP => rle(data, uleb, true),
         DELTA => rle(data, |b| sleb(b).map(|_| 0), false),
         STRING => rle(
             data,
@@ -44,7 +50,7 @@ pub(super) fn rows(spec: u32, data: &[u8]) -> Result<u64, Refusal> {
             false,
         ),
         // Actor, integer, value metadata: unsigned numbers.
-        _ => rle(data, |b| uleb(b), false),
+        _ => rle(data, uleb, false),
     }
 }
 
@@ -55,25 +61,24 @@ fn rle(
     value: impl Fn(&mut &[u8]) -> Result<u64, Refusal>,
     sum: bool,
 ) -> Result<u64, Refusal> {
-    let mut rows = 0u64;
-    let grouped = |v: u64| if sum { v } else { 0 };
+    let (mut rows, mut grouped) = (0u64, 0u64);
     while !b.is_empty() {
         let n = sleb(&mut b)?;
         if n > 0 {
             let v = value(&mut b)?;
             let n = n.unsigned_abs();
-            rows = rows
-                .saturating_add(n)
-                .saturating_add(n.saturating_mul(grouped(v)));
+            rows = rows.saturating_add(n);
+            grouped = grouped.saturating_add(n.saturating_mul(v));
         } else if n < 0 {
             // Each literal takes at least one byte: the data bounds this.
             for _ in 0..n.unsigned_abs() {
                 let v = value(&mut b)?;
-                rows = rows.saturating_add(1).saturating_add(grouped(v));
+                rows = rows.saturating_add(1);
+                grouped = grouped.saturating_add(v);
             }
         } else {
             rows = rows.saturating_add(uleb(&mut b)?);
         }
     }
-    Ok(rows)
+    Ok(if sum { rows.max(grouped) } else { rows })
 }

@@ -199,7 +199,7 @@ fn a_document_chunk_deflate_bomb_is_refused_at_the_budget() {
     assert_eq!(
         err,
         Refusal::OverBudget {
-            budget: 64 * bomb.len() as u64,
+            budget: Budget::DEFAULT.for_len(bomb.len()),
             input: bomb.len() as u64
         }
     );
@@ -210,8 +210,8 @@ fn a_document_chunk_deflate_bomb_is_refused_at_the_budget() {
 fn the_budget_is_exact_at_its_boundary() {
     let budget = Budget {
         per_input_byte: 1,
-        floor: 100_000,
-        max: 100_000,
+        floor: 100_000 * INFLATED_COST,
+        max: 100_000 * INFLATED_COST,
     };
     // A raw column has no rows: its inflated bytes are the whole cost.
     let at = |len: usize| document_chunk(&[(RAW_COL | DEFLATED, deflate(&vec![7; len]))]);
@@ -219,7 +219,7 @@ fn the_budget_is_exact_at_its_boundary() {
     assert!(matches!(
         check(&at(100_001), budget),
         Err(Refusal::OverBudget {
-            budget: 100_000,
+            budget: 300_000,
             ..
         })
     ));
@@ -342,8 +342,9 @@ fn rows_are_counted_as_automerge_declares_them() {
     // Nulls: 0 then a count.
     assert_eq!(rows(ACTOR_COL, &[0, 4]), 4);
     assert_eq!(rows(4, &[2, 3, 1]), 6);
-    // A group of 2 rows of 3: 2 rows, plus the 6 they group.
-    assert_eq!(rows(0, &run(2, 3)), 8);
+    // A group of 2 rows of 3 each declares 6 rows in what it groups.
+    assert_eq!(rows(0, &run(2, 3)), 6);
+    assert_eq!(rows(0, &run(5, 0)), 5);
     assert_eq!(rows(RAW_COL, &[1, 2, 3]), 0);
     // Literals that run out, and values cut short, are malformed.
     assert!(runs::rows(ACTOR_COL, &[0x7d, 1]).is_err());
@@ -387,8 +388,10 @@ fn what_the_gate_cannot_read_is_refused() {
 #[test]
 fn the_budget_follows_the_input() {
     let b = Budget::DEFAULT;
-    assert_eq!(b.for_len(0), 1 << 20);
-    assert_eq!(b.for_len(1 << 20), 64 << 20);
+    assert_eq!(b.for_len(0), 64 << 20);
+    assert_eq!(b.for_len(100 << 10), 64 << 20);
+    assert_eq!(b.for_len(512 << 10), 128 << 20);
+    assert_eq!(b.for_len(1 << 20), 256 << 20);
     assert_eq!(b.for_len(8 << 20), 256 << 20);
     assert_eq!(b.for_len(usize::MAX), 256 << 20);
 }
