@@ -57,7 +57,7 @@ mod peer;
 
 pub use document_id::{DocumentId, DocumentIdError, URL_PREFIX};
 pub use engine::{
-    Access, CloseReason, Config, ConnId, Engine, Event, Limits, Notice, Outgoing, Output, Persist,
+    Access, Applied, Apply, CloseReason, Config, ConnId, Engine, Event, Limits, Notice, Outgoing, Output, Persist,
     ProtocolError, Role, SyncStatus, Timestamp,
 };
 pub use message::{DecodeError, DecodeLimits, Message, PROTOCOL_V1};
