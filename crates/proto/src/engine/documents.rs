@@ -223,13 +223,18 @@ impl Engine {
     }
 
     /// Runs what waited for a document, in order, until the document is
-    /// lent again; the rest then waits for it to come back.
+    /// lent (or loading) again; the rest then waits for it.
     fn drain(&mut self, id: DocumentId, queue: Vec<Pending>, out: &mut Output) {
         let mut queue = queue.into_iter();
         while let Some(pending) = queue.next() {
-            self.run(id, pending, out);
+            if self.documents.contains_key(&id) {
+                self.run(id, pending, out);
+            } else {
+                // Dropped meanwhile (its last peer left): load it again.
+                self.need_document(id, pending, out);
+            }
             if let Some(Document {
-                load: Load::Lent { queue: waiting, .. },
+                load: Load::Lent { queue: waiting, .. } | Load::Loading(waiting),
                 ..
             }) = self.documents.get_mut(&id)
             {
