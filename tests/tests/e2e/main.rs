@@ -2,6 +2,7 @@
 
 mod abuse;
 mod bad_input;
+mod bombs;
 mod board;
 mod cli;
 mod convergence;
