@@ -2,8 +2,8 @@
 
 mod abuse;
 mod bad_input;
-mod bombs;
 mod board;
+mod bombs;
 mod cli;
 mod convergence;
 mod crash;
