@@ -395,3 +395,81 @@ fn the_budget_follows_the_input() {
     assert_eq!(b.for_len(8 << 20), 256 << 20);
     assert_eq!(b.for_len(usize::MAX), 256 << 20);
 }
+
+/// The fuzz target `gate` (fuzz/fuzz_targets/gate.rs) on one input: the
+/// answer does not depend on the split.
+fn gate_target(input: &[u8]) {
+    let Some((&cut, data)) = input.split_first() else {
+        return;
+    };
+    let at = data.len() * usize::from(cut) / 256;
+    let small = Budget {
+        per_input_byte: 256,
+        floor: 1 << 20,
+        max: 16 << 20,
+    };
+    assert_eq!(
+        check_joined(&[&data[..at], &data[at..]], small),
+        check(data, small),
+        "split at {at}"
+    );
+}
+
+#[test]
+fn inputs_of_the_gate_fuzz_target_replay() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz");
+    let mut seen = 0;
+    for sub in ["regressions", "seeds/gate"] {
+        for entry in std::fs::read_dir(format!("{dir}/{sub}")).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if sub == "seeds/gate" || name.starts_with("gate-") {
+                let input = std::fs::read(&path).unwrap();
+                gate_target(&input);
+                // Every bomb among them is refused, whole.
+                if name.contains("bundle")
+                    || name.contains("compressed")
+                    || name.contains("rows")
+                    || name.contains("deflate")
+                {
+                    assert!(check(&input[1..], Budget::DEFAULT).is_err(), "{name}");
+                }
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 6, "{seen}");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// The gate fuzz target's proptest equivalent: honest data damaged and
+    /// cut anywhere, split anywhere: the same answer, never a panic; and
+    /// Automerge, given what the gate accepts, does not panic past catch.
+    #[test]
+    fn the_gate_answers_alike_however_the_entries_are_split(
+        flips in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()), 0..4),
+        cut in proptest::prelude::any::<u8>(),
+        end in proptest::prelude::any::<proptest::sample::Index>(),
+    ) {
+        static HONEST: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        let honest = HONEST.get_or_init(|| {
+            let mut doc = honest_doc();
+            let incremental = doc.save_incremental();
+            [doc.save(), incremental].concat()
+        });
+        let mut data = honest.clone();
+        for (at, byte) in flips {
+            let i = at.index(data.len());
+            data[i] = byte;
+        }
+        data.truncate(end.index(data.len() + 1));
+        let mut input = vec![cut];
+        input.extend_from_slice(&data);
+        gate_target(&input);
+        if check(&data, Budget::DEFAULT).is_ok() {
+            let _ = crate::catch(|| automerge::Automerge::load(&data));
+        }
+    }
+}
