@@ -199,10 +199,7 @@ impl Engine {
             return;
         };
         doc.doc = *applied.doc;
-        let may_write = self
-            .connections
-            .get(&conn)
-            .map(|c| c.access.may_write(&id));
+        let may_write = self.connections.get(&conn).map(|c| c.access.may_write(&id));
         match (doc.peers.get_mut(&conn), may_write) {
             (Some(peer), Some(may_write)) => {
                 peer.sync = applied.sync;

@@ -113,7 +113,10 @@ fn small_change() -> Vec<u8> {
 #[test]
 fn costly_changes_are_lent_while_other_documents_flow() {
     let mut relay = relay();
-    let (a, b) = (DocumentId::from_bytes([1; 16]), DocumentId::from_bytes([2; 16]));
+    let (a, b) = (
+        DocumentId::from_bytes([1; 16]),
+        DocumentId::from_bytes([2; 16]),
+    );
     // 5,000 operations: over the 1 MiB applied inline.
     let costly = many_ops(5_000);
     assert!(costly.len() < 200);
@@ -171,7 +174,10 @@ fn a_bundle_split_over_two_entries_is_refused_before_automerge() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(out.send.last().map(|o| &o.message), Some(Message::Error { .. })));
+    assert!(matches!(
+        out.send.last().map(|o| &o.message),
+        Some(Message::Error { .. })
+    ));
     // Bob is untouched.
     assert!(relay.peer(BOB).is_some());
 }
