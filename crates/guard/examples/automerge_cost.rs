@@ -1,3 +1,15 @@
+//! What Automerge 0.12 costs on given bytes, and what the gate says of
+//! them: the figures behind `ROW_COST`, `INFLATED_COST` and the default
+//! budget (docs/reliability.md). Run with `--release`:
+//!
+//! ```text
+//! automerge_cost splice N FILE   a change inserting N `true`s into a list
+//! automerge_cost text N FILE     a document of N typed characters (FILE.change: its change)
+//! automerge_cost load FILE       Automerge::load: time and peak memory
+//! automerge_cost sync FILE       a sync message carrying FILE into a non-empty document
+//! automerge_cost check FILE      the gate's measure (without a limit)
+//! ```
+
 use automerge::transaction::Transactable;
 use automerge::{
     sync::{self, SyncDoc},
@@ -161,6 +173,6 @@ fn main() {
                     .unwrap_or(0.0)
             );
         }
-        _ => {}
+        other => eprintln!("unknown command {other}"),
     }
 }
