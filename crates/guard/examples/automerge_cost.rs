@@ -99,7 +99,7 @@ fn main() {
                 &list,
                 0,
                 0,
-                std::iter::repeat(automerge::ScalarValue::Boolean(true)).take(n),
+                std::iter::repeat_n(automerge::ScalarValue::Boolean(true), n),
             )
             .unwrap();
             doc.commit();

@@ -338,6 +338,8 @@ fn bombs_are_refused_by_gapmap_import() {
         let file = dir.path().join(format!("bomb-{n}.automerge"));
         std::fs::write(&file, bomb.entries.concat()).unwrap();
         let started = Instant::now();
+        // Reaped by wait4 below, which also tells its peak memory.
+        #[allow(clippy::zombie_processes)]
         let child = store
             .command(&["import", file.to_str().unwrap()])
             .stdout(std::process::Stdio::null())
