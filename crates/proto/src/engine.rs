@@ -103,7 +103,13 @@
 //!     for out in std::mem::take(&mut to_relay) {
 //!         let frame = out.message.encode();
 //!         let mut output = relay.handle(now, Event::Frame { conn, data: frame });
-//!         while !output.load.is_empty() || !output.store.is_empty() {
+//!         while !output.load.is_empty() || !output.store.is_empty() || !output.apply.is_empty() {
+//!             for work in std::mem::take(&mut output.apply) {
+//!                 // A costly message: run it anywhere (a blocking thread).
+//!                 let more = relay.handle(now, Event::Applied(work.run()));
+//!                 output.send.extend(more.send);
+//!                 output.store.extend(more.store);
+//!             }
 //!             for id in std::mem::take(&mut output.load) {
 //!                 // The relay's storage is empty.
 //!                 let more = relay.handle(now, Event::Loaded { document_id: id, document: None });
