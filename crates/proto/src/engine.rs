@@ -400,7 +400,9 @@ pub struct Engine {
     ephemeral_seen: HashMap<(PeerId, String), u64>,
     /// The `count` of our last ephemeral message.
     ephemeral_count: u64,
-    /// The number of the last document lending ([`Output::apply`]).
+    /// The number of the last document lending ([`Output::apply`]); it
+    /// starts from the session id, so that work lent by an earlier engine
+    /// (another session) is not taken for this one's.
     next_lease: u64,
 }
 
@@ -418,13 +420,13 @@ impl Engine {
     /// An engine with no connections and no documents in memory.
     pub fn new(config: Config) -> Engine {
         Engine {
+            next_lease: session_number(&config.session_id),
             config,
             now: Timestamp::default(),
             connections: BTreeMap::new(),
             documents: BTreeMap::new(),
             ephemeral_seen: HashMap::new(),
             ephemeral_count: 0,
-            next_lease: 0,
         }
     }
 
@@ -556,6 +558,14 @@ impl Engine {
         });
         connections.chain(requests).min()
     }
+}
+
+/// A number from a session id (FNV-1a), in the upper half of a `u64`.
+fn session_number(session_id: &str) -> u64 {
+    let hash = session_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    hash << 32
 }
 
 /// Heads equal as sets (both sides send them sorted, but do not rely on it).

@@ -169,8 +169,11 @@ impl Engine {
         let Some(doc) = self.documents.get_mut(&id) else {
             return;
         };
+        if !matches!(doc.load, Load::Loading(_)) {
+            return; // not asked for, or answered twice (it may be lent now)
+        }
         let Load::Loading(queue) = std::mem::replace(&mut doc.load, Load::Ready) else {
-            return; // not asked for, or answered twice
+            return;
         };
         if let Some(stored) = stored {
             doc.doc = *stored;

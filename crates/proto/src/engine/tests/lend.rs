@@ -231,3 +231,47 @@ fn an_over_budget_message_is_refused_when_the_work_comes_back() {
     // An answer for a lending that is over is ignored.
     assert!(relay.peer(BOB).is_some());
 }
+
+#[test]
+fn stray_answers_leave_a_lent_document_alone() {
+    let mut relay = relay();
+    let doc = DocumentId::from_bytes([5; 16]);
+    let out = settle(&mut relay, sync_frame(ALICE, doc, vec![many_ops(5_000)]));
+    let work = out.apply.into_iter().next().expect("lent");
+    // A repeated load answer, and an answer to a lending that is not this
+    // one, change nothing.
+    let stray = relay.handle(
+        NOW,
+        Event::Loaded {
+            document_id: doc,
+            document: None,
+        },
+    );
+    assert!(stray.is_empty());
+    let mut other = Engine::new(Config::new("other".into(), "another session"));
+    let _ = other.handle(
+        NOW,
+        Event::ConnectionOpened {
+            conn: ALICE,
+            role: Role::Server,
+            access: Access::full(),
+        },
+    );
+    let _ = other.handle(
+        NOW,
+        Event::Message {
+            conn: ALICE,
+            message: join("alice".into(), PeerMetadata::default()),
+        },
+    );
+    let out = settle(&mut other, sync_frame(ALICE, doc, vec![many_ops(5_000)]));
+    let foreign = out
+        .apply
+        .into_iter()
+        .next()
+        .expect("lent by the other engine");
+    assert!(relay.handle(NOW, Event::Applied(foreign.run())).is_empty());
+    // The real answer still lands.
+    let out = relay.handle(NOW, Event::Applied(work.run()));
+    assert_eq!(out.store.len(), 1);
+}
