@@ -97,9 +97,8 @@ fn settle(relay: &mut Engine, event: Event) -> Output {
 fn many_ops(ops: usize) -> Vec<u8> {
     let mut doc = AutoCommit::new();
     let list = doc.put_object(ROOT, "l", ObjType::List).unwrap();
-    for i in 0..ops {
-        doc.insert(&list, i, true).unwrap();
-    }
+    let trues = std::iter::repeat_n(automerge::ScalarValue::Boolean(true), ops);
+    doc.splice(&list, 0, 0, trues).unwrap();
     doc.commit();
     doc.save_incremental()
 }
