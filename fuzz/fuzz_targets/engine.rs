@@ -12,21 +12,23 @@
 //! | 0 | a raw frame: a 2-byte little-endian length, then that many bytes |
 //! | 1 | a `sync` for one of 4 documents carrying a real Automerge sync message from a remote copy the program edits |
 //! | 2 | a `request` (or `sync` without heads) for one of 4 documents, with raw data |
-//! | 3 | time passes (a byte × 1 s) and a `Tick` |
+//! | 3 | time passes (a byte × 1 s) and a `Tick`; lent documents come back (their `Apply` work runs) |
 //! | 4 | every pending load is answered (missing, or with a stored copy) |
 //! | 5 | every pending store is confirmed |
 //! | 6 | the connection closes and a new one opens |
 //! | 7 | the application: opens a document on a connection, changes one, or broadcasts |
 //!
 //! Bit 3 of the op byte picks which of the two connections it is about.
+//! Bit 3 of the first byte makes the engine lend every change out
+//! (`Output::apply`), so that events meet documents that are away.
 #![no_main]
 
 use automerge::sync::{self, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, Automerge, ROOT};
 use gapmap_proto::{
-    Access, Config, ConnId, DocumentId, Engine, Event, Message, Output, PeerId, PeerMetadata,
-    Role, Timestamp,
+    Access, Apply, Config, ConnId, DocumentId, Engine, Event, Message, Output, PeerId,
+    PeerMetadata, Role, Timestamp,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -57,6 +59,8 @@ struct World {
     conns: [ConnId; 2],
     next_conn: u64,
     loads: Vec<DocumentId>,
+    /// Lent documents, with the work to run before they come back.
+    applies: Vec<Apply>,
     stores: Vec<(DocumentId, Vec<automerge::ChangeHash>)>,
     /// The remote peer's copy of each document, and its sync state.
     remote: Vec<(AutoCommit, sync::State)>,
@@ -77,6 +81,7 @@ impl World {
     fn handle(&mut self, event: Event) {
         let out: Output = self.engine.handle(self.now, event);
         self.loads.extend(out.load);
+        self.applies.extend(out.apply);
         for p in out.store {
             let slot = &mut self.stored[slot_of(&p.document_id)];
             let doc = slot.get_or_insert_with(Automerge::new);
@@ -136,6 +141,12 @@ fuzz_target!(|data: &[u8]| {
     let mut config = Config::new(PeerId::from("engine"), "fuzz-session");
     config.limits.max_documents_per_connection = 3;
     config.limits.max_pending_per_document = 8;
+    // Small budgets keep each run fast; a bomb past the gate would still
+    // show as a timeout or libFuzzer's memory limit.
+    config.limits.automerge = gapmap_guard::Budget { per_input_byte: 256, floor: 1 << 20, max: 16 << 20 };
+    if flags & 8 != 0 {
+        config.limits.apply_inline_up_to = 0;
+    }
     let mut world = World {
         engine: Engine::new(config),
         role,
@@ -144,6 +155,7 @@ fuzz_target!(|data: &[u8]| {
         conns: [ConnId(0); 2],
         next_conn: 1,
         loads: Vec::new(),
+        applies: Vec::new(),
         stores: Vec::new(),
         remote: (0..4).map(|_| (AutoCommit::new(), sync::State::new())).collect(),
         stored: vec![None; 4],
@@ -211,6 +223,9 @@ fuzz_target!(|data: &[u8]| {
                 let secs = input.byte().unwrap_or(1);
                 world.now = world.now.plus_millis(u64::from(secs) * 1_000);
                 world.handle(Event::Tick);
+                for work in std::mem::take(&mut world.applies) {
+                    world.handle(Event::Applied(work.run()));
+                }
             }
             4 => {
                 let with_copy = input.byte().unwrap_or(0) & 1 == 1;

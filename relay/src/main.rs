@@ -81,6 +81,16 @@ struct RunArgs {
     /// Largest message accepted, in bytes.
     #[arg(long, default_value_t = 8 * 1024 * 1024, value_name = "BYTES")]
     max_message: usize,
+    /// Most memory Automerge may use for one peer message (or one Redis
+    /// load), in MiB: a message that would make it inflate or materialise
+    /// more is refused, whatever it says (docs/reliability.md). The budget
+    /// is 256 bytes per message byte, at least 64 MiB, at most this.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    automerge_budget: u64,
+    /// Peer messages measured and applied at once, off the engine loop
+    /// (default: one fewer than the cores, at least one).
+    #[arg(long, value_name = "N")]
+    apply_workers: Option<usize>,
     /// Most simultaneous connections.
     #[arg(long, default_value_t = 20_000)]
     max_connections: usize,
@@ -130,6 +140,17 @@ struct RunArgs {
     /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
+}
+
+/// The gate's budget with its largest figure at `mib` MiB.
+fn budget(mib: u64) -> gapmap_guard::Budget {
+    let max = mib.max(1).saturating_mul(1 << 20);
+    let default = gapmap_guard::Budget::DEFAULT;
+    gapmap_guard::Budget {
+        max,
+        floor: default.floor.min(max),
+        ..default
+    }
 }
 
 fn main() -> ExitCode {
@@ -262,12 +283,17 @@ async fn serve_relay(
             "buffer limits raised so that a message of --max-message bytes always fits"
         );
     }
+    config.limits.automerge = budget(args.automerge_budget);
+    if let Some(n) = args.apply_workers {
+        config.apply_workers = n.max(1);
+    }
     let backend_stop = CancellationToken::new();
     let _stop_backend = backend_stop.clone().drop_guard();
     if args.backend.starts_with("redis://") {
         let settings = redis_backend::Settings {
             compact_after: args.redis_compact_after.max(1),
             grace: Duration::from_millis(args.redis_grace_ms),
+            budget: budget(args.automerge_budget),
             ..Default::default()
         };
         let backend = redis_backend::RedisBackend::connect(&args.backend, settings, backend_stop)

@@ -57,6 +57,9 @@ pub struct Settings {
     pub grace: Duration,
     /// How long a compaction lease lasts (the holder finishes well within).
     pub lease: Duration,
+    /// What Automerge may materialise from one snapshot or entry read from
+    /// Redis (bytes from outside this process, measured by the gate first).
+    pub budget: gapmap_guard::Budget,
 }
 
 impl Default for Settings {
@@ -65,6 +68,7 @@ impl Default for Settings {
             compact_after: 500,
             grace: Duration::from_secs(60),
             lease: Duration::from_secs(30),
+            budget: gapmap_guard::Budget::DEFAULT,
         }
     }
 }
@@ -302,14 +306,29 @@ impl Inner {
             return Ok((None, pos));
         }
         let id_text = id.to_string();
+        let budget = self.settings.budget;
         let doc = tokio::task::spawn_blocking(move || -> Result<Automerge, String> {
+            // Redis is outside this process: its bytes pass the gate first,
+            // each as Automerge reads it (the snapshot, then each entry).
             let mut doc = match snapshot {
-                Some(bytes) => Automerge::load(&bytes).map_err(|e| format!("snapshot: {e}"))?,
+                Some(bytes) => {
+                    gapmap_guard::check(&bytes, budget).map_err(|e| format!("snapshot: {e}"))?;
+                    gapmap_guard::catch(|| Automerge::load(&bytes))
+                        .map_err(|panic| format!("snapshot: {panic}"))?
+                        .map_err(|e| format!("snapshot: {e}"))?
+                }
                 None => Automerge::new(),
             };
             for entry in entries {
                 if let Some(changes) = entry.changes {
-                    if let Err(err) = doc.load_incremental(&changes) {
+                    if let Err(err) = gapmap_guard::check(&changes, budget) {
+                        tracing::warn!(id = %id_text, entry = %entry.id.text(), %err, "a stream entry is refused by the gate; skipped");
+                        continue;
+                    }
+                    let loaded = gapmap_guard::catch(|| doc.load_incremental(&changes))
+                        .map_err(|panic| format!("malformed Automerge data ({panic})"))
+                        .and_then(|r| r.map_err(|e| e.to_string()));
+                    if let Err(err) = loaded {
                         tracing::warn!(id = %id_text, entry = %entry.id.text(), %err, "a stream entry does not load; skipped");
                     }
                 }

@@ -79,11 +79,15 @@ impl Canvas {
         }
     }
 
-    /// Loads a canvas from a saved Automerge document, a run of changes or
-    /// a bundle.
+    /// Loads a canvas from a saved Automerge document or a run of changes,
+    /// as untrusted bytes: measured first by the gate
+    /// ([`gapmap_guard::check`], with its default budget), so that a file
+    /// that would make Automerge inflate or walk gigabytes is refused
+    /// before Automerge reads it.
     pub fn load(bytes: &[u8]) -> Result<Canvas> {
+        gapmap_guard::check(bytes, gapmap_guard::Budget::DEFAULT)
+            .map_err(|refused| CanvasError::Load(refused.to_string()))?;
         // Automerge panics on some malformed chunks; that is a bad file too.
-        gapmap_guard::check_chunks(bytes).map_err(CanvasError::Load)?;
         let doc = gapmap_guard::catch(|| AutoCommit::load(bytes))
             .map_err(|panic| CanvasError::Load(format!("malformed Automerge data ({panic})")))?
             .map_err(|e| CanvasError::Load(e.to_string()))?;

@@ -18,9 +18,21 @@ use crate::context::Docs;
 
 /// A [`Repo`] configured for a gapmap store: index entries come from the
 /// canvas schema.
+/// `GAPMAP_AUTOMERGE_BUDGET` (MiB) lowers or raises the most memory
+/// Automerge may use for one peer message (default 256, as the relay's
+/// `--automerge-budget`; docs/reliability.md).
 pub fn repo_config(store: Store, peer_id: String) -> RepoConfig {
     let mut config = RepoConfig::new(store, peer_id);
     config.describe = Arc::new(gapmap_canvas::describe::<automerge::Automerge>);
+    if let Some(mib) = std::env::var("GAPMAP_AUTOMERGE_BUDGET")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        let max = mib.max(1).saturating_mul(1 << 20);
+        let budget = &mut config.limits.automerge;
+        budget.max = max;
+        budget.floor = budget.floor.min(max);
+    }
     config
 }
 

@@ -19,11 +19,12 @@
 //! | the application sends presence | [`Event::Broadcast`] |
 //! | an [`Output::load`] was read from storage | [`Event::Loaded`] |
 //! | an [`Output::store`] is durable (group commits welcome) | [`Event::Persisted`] |
+//! | an [`Output::apply`] ran ([`Apply::run`], on any thread) | [`Event::Applied`] |
 //! | a timer (every second or at [`Engine::next_deadline`]) | [`Event::Tick`] |
 //! | a token file was re-read | [`Event::AccessChanged`] |
 //!
-//! and with each [`Output`]: write `store` and read `load` (answering later
-//! with events), then write each `send` message to its connection
+//! and with each [`Output`]: write `store`, read `load` and run `apply`
+//! (answering later with events), then write each `send` message to its connection
 //! ([`Message::encode`], one binary frame), then close each `close`
 //! connection. `changed` and `notices` are for the application and metrics:
 //! [`Notice::InSync`] says a connection now holds the same durable heads of a
@@ -52,6 +53,13 @@
 //!   with `doc-unavailable`; a peer without write access gets a read-only
 //!   sync state, so its changes are never applied, stored or passed on, while
 //!   it still receives ours.
+//! - **Untrusted changes.** A writer's changes are measured by the gate
+//!   ([`gapmap_guard`]) exactly as Automerge will read them, within
+//!   [`Limits::automerge`], before Automerge sees them; over budget or
+//!   unreadable is `error` and a close. Cheap ones are applied at once;
+//!   costly ones are lent out with their document ([`Apply`], module
+//!   `apply`) so that one expensive message never stalls other documents
+//!   or peers: the document waits, the rest goes on.
 //! - **Ephemeral messages** go, unchanged but for `targetId`, to the other
 //!   connections syncing that document; repeats of `(senderId, sessionId,
 //!   count)` are dropped, which breaks forwarding loops.
@@ -100,7 +108,13 @@
 //!     for out in std::mem::take(&mut to_relay) {
 //!         let frame = out.message.encode();
 //!         let mut output = relay.handle(now, Event::Frame { conn, data: frame });
-//!         while !output.load.is_empty() || !output.store.is_empty() {
+//!         while !output.load.is_empty() || !output.store.is_empty() || !output.apply.is_empty() {
+//!             for work in std::mem::take(&mut output.apply) {
+//!                 // A costly message: run it anywhere (a blocking thread).
+//!                 let more = relay.handle(now, Event::Applied(work.run()));
+//!                 output.send.extend(more.send);
+//!                 output.store.extend(more.store);
+//!             }
 //!             for id in std::mem::take(&mut output.load) {
 //!                 // The relay's storage is empty.
 //!                 let more = relay.handle(now, Event::Loaded { document_id: id, document: None });
@@ -131,6 +145,7 @@
 //! ```
 
 mod access;
+mod apply;
 mod connections;
 mod credential;
 mod documents;
@@ -145,6 +160,7 @@ use std::fmt;
 use automerge::{Automerge, ChangeHash};
 
 pub use access::Access;
+pub use apply::{Applied, Apply};
 pub use credential::Credential;
 pub use output::{CloseReason, Notice, Outgoing, Output, Persist, ProtocolError};
 
@@ -211,6 +227,15 @@ pub struct Limits {
     /// Close connections silent for this long (`None`: never). Websocket
     /// pings are the caller's business and do not reach the engine.
     pub idle_timeout_ms: Option<u64>,
+    /// What Automerge may materialise from the changes of one peer's sync
+    /// message ([`gapmap_guard::check_joined`]); a message over it is
+    /// refused with `error` and a close.
+    pub automerge: gapmap_guard::Budget,
+    /// Changes the gate measures at or below this cost (bytes, as the
+    /// [`Budget`](gapmap_guard::Budget) counts them) are applied inside
+    /// [`Engine::handle`]; costlier ones are lent out as [`Output::apply`]
+    /// work. 0 lends every message that carries changes.
+    pub apply_inline_up_to: u64,
 }
 
 impl Default for Limits {
@@ -222,6 +247,8 @@ impl Default for Limits {
             handshake_timeout_ms: 30_000,
             request_timeout_ms: 30_000,
             idle_timeout_ms: None,
+            automerge: gapmap_guard::Budget::DEFAULT,
+            apply_inline_up_to: 1 << 20,
         }
     }
 }
@@ -324,6 +351,8 @@ pub enum Event {
         /// an `Automerge` is a few kilobytes; events are moved around.)
         document: Option<Box<Automerge>>,
     },
+    /// The answer to an [`Output::apply`]: the lent document is back.
+    Applied(Applied),
     /// The answer to an [`Output::store`]: those changes are durable.
     Persisted {
         /// The document.
@@ -382,6 +411,10 @@ pub struct Engine {
     ephemeral_seen: HashMap<(PeerId, String), u64>,
     /// The `count` of our last ephemeral message.
     ephemeral_count: u64,
+    /// The number of the last document lending ([`Output::apply`]); it
+    /// starts from the session id, so that work lent by an earlier engine
+    /// (another session) is not taken for this one's.
+    next_lease: u64,
 }
 
 impl fmt::Debug for Engine {
@@ -398,6 +431,7 @@ impl Engine {
     /// An engine with no connections and no documents in memory.
     pub fn new(config: Config) -> Engine {
         Engine {
+            next_lease: session_number(&config.session_id),
             config,
             now: Timestamp::default(),
             connections: BTreeMap::new(),
@@ -452,6 +486,7 @@ impl Engine {
                 document_id,
                 document,
             } => self.loaded(document_id, document, &mut out),
+            Event::Applied(applied) => self.applied(applied, &mut out),
             Event::Persisted { document_id, heads } => self.persisted(document_id, heads, &mut out),
             Event::LocalChange {
                 document_id,
@@ -478,7 +513,7 @@ impl Engine {
     pub fn durable_heads(&self, id: &DocumentId) -> Option<&[ChangeHash]> {
         self.documents
             .get(id)
-            .filter(|d| d.is_ready())
+            .filter(|d| d.is_loaded())
             .map(|d| d.durable.as_slice())
     }
 
@@ -486,7 +521,7 @@ impl Engine {
     pub fn sync_status(&self, conn: ConnId, id: &DocumentId) -> Option<SyncStatus> {
         let doc = self.documents.get(id)?;
         let peer = doc.peers.get(&conn)?;
-        let ours = doc.doc.get_heads();
+        let ours = doc.heads();
         let theirs = peer.sync.their_heads.clone();
         Some(SyncStatus {
             in_sync: doc.exists() && !doc.is_dirty() && same_heads(theirs.as_deref(), &ours),
@@ -537,6 +572,14 @@ impl Engine {
         });
         connections.chain(requests).min()
     }
+}
+
+/// A number from a session id (FNV-1a), in the upper half of a `u64`.
+fn session_number(session_id: &str) -> u64 {
+    let hash = session_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    hash << 32
 }
 
 /// Heads equal as sets (both sides send them sorted, but do not rely on it).

@@ -454,10 +454,16 @@ impl Harness {
             send,
             store,
             load,
+            apply,
             changed,
             close,
             notices,
         } = output;
+        // Lent documents come back as events of their own, so that what
+        // arrives meanwhile finds the document busy, as in a real loop.
+        for work in apply {
+            self.queue.push_back((peer, Event::Applied(work.run())));
+        }
         for id in load {
             let document = self.stored(peer, id).map(Box::new);
             self.queue.push_back((

@@ -57,8 +57,8 @@ mod peer;
 
 pub use document_id::{DocumentId, DocumentIdError, URL_PREFIX};
 pub use engine::{
-    Access, CloseReason, Config, ConnId, Credential, Engine, Event, Limits, Notice, Outgoing,
-    Output, Persist, ProtocolError, Role, SyncStatus, Timestamp,
+    Access, Applied, Apply, CloseReason, Config, ConnId, Credential, Engine, Event, Limits, Notice,
+    Outgoing, Output, Persist, ProtocolError, Role, SyncStatus, Timestamp,
 };
 pub use message::{DecodeError, DecodeLimits, Message, PROTOCOL_V1};
 pub use peer::{PeerId, PeerMetadata};

@@ -79,6 +79,8 @@ pub(crate) enum Command {
         id: DocumentId,
         doc: Option<Box<Automerge>>,
     },
+    /// A lent document is back from a blocking thread.
+    Applied(Box<gapmap_proto::Applied>),
     /// A store write is durable.
     Persisted {
         id: DocumentId,
@@ -152,6 +154,7 @@ pub(crate) fn start(config: RepoConfig) -> Repo {
         conns: HashMap::new(),
         loading: HashSet::new(),
         held: HashSet::new(),
+        apply_slots: Arc::new(tokio::sync::Semaphore::new(config.apply_workers.max(1))),
         storage_down: None,
         commands: commands.clone(),
         events,
@@ -216,6 +219,8 @@ struct Loop {
     held: HashSet<DocumentId>,
     /// Why the backend is unreachable, while it is.
     storage_down: Option<String>,
+    /// Caps the peers' changes applied at once off the loop.
+    apply_slots: Arc<tokio::sync::Semaphore>,
     /// For blocking tasks to report back.
     commands: mpsc::UnboundedSender<Command>,
     events: broadcast::Sender<RepoEvent>,
@@ -400,6 +405,7 @@ impl Loop {
                     None,
                 );
             }
+            Command::Applied(applied) => self.event(Event::Applied(*applied), None),
             Command::Persisted { id, heads } => {
                 self.event(
                     Event::Persisted {
@@ -459,6 +465,19 @@ impl Loop {
             let shutdown = self.shutdown.clone();
             self.tracker
                 .spawn(load_until_read(backend, id, commands, shutdown));
+        }
+        for work in output.apply {
+            // A costly message: measured and applied on a blocking thread,
+            // while the loop serves every other document and connection.
+            let (slots, commands) = (self.apply_slots.clone(), self.commands.clone());
+            self.tracker.spawn(async move {
+                let Ok(_slot) = slots.acquire_owned().await else {
+                    return;
+                };
+                if let Ok(applied) = tokio::task::spawn_blocking(move || work.run()).await {
+                    let _ = commands.send(Command::Applied(Box::new(applied)));
+                }
+            });
         }
         for persist in output.store {
             let id = persist.document_id;

@@ -53,6 +53,11 @@ pub struct RepoConfig {
     /// Where documents live, if not in `store` (which then keeps only
     /// settings such as the storage id): a relay's shared backend.
     pub backend: Option<Arc<dyn Backend>>,
+    /// How many peers' costly changes are measured and applied at once, on
+    /// blocking threads off the engine loop (`Output::apply`): the rest
+    /// wait their turn, so a flood of expensive messages costs at most this
+    /// many cores and this many budgets (`Limits::automerge`) of memory.
+    pub apply_workers: usize,
 }
 
 impl RepoConfig {
@@ -79,8 +84,18 @@ impl RepoConfig {
             describe: Arc::new(|_| (String::new(), 0)),
             rate_limit: Some(RateLimit::default()),
             backend: None,
+            apply_workers: default_apply_workers(),
         }
     }
+}
+
+/// One fewer than the cores (at least one): a core stays free for the
+/// engine loop and the store while peers' changes are applied.
+fn default_apply_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get().saturating_sub(1))
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// A random id shaped like automerge-repo's storage ids (a v4 UUID).

@@ -152,6 +152,12 @@ fn feed_entries(inner: &Arc<Inner>, id: DocumentId, entries: Vec<Entry>) {
             let Some(changes) = entry.changes else {
                 continue;
             };
+            // Applied by the engine as they are: refused here if the gate
+            // would refuse them from a peer.
+            if let Err(err) = gapmap_guard::check(&changes, inner.settings.budget) {
+                tracing::warn!(%id, entry = %entry.id.text(), %err, "a stream entry is refused by the gate; not fed");
+                continue;
+            }
             if let Some(chunks) = split_changes(&changes) {
                 for (hash, _) in chunks {
                     follow.remember(hash);

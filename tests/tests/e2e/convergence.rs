@@ -27,7 +27,7 @@ use gapmap_canvas::{
     render, Canvas, DocId, FindingTarget, InterviewId, NoteId, Position, Section, Status,
 };
 use gapmap_proto::harness::{FaultStats, Harness, LinkId, PeerIdx};
-use gapmap_proto::{Access, DocumentId};
+use gapmap_proto::{Access, Config as EngineConfig, DocumentId};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
@@ -184,6 +184,9 @@ struct Case {
     peers: usize,
     topology: Topology,
     hostile: bool,
+    /// Every peer's changes are lent out to be applied (`Output::apply`),
+    /// answered as events of their own, rather than applied at once.
+    lend: bool,
     ops: Vec<Op>,
 }
 
@@ -195,12 +198,14 @@ fn case(hostile: bool) -> impl Strategy<Value = Case> {
             Just(Topology::Mesh),
             Just(Topology::Chain)
         ],
+        any::<bool>(),
         proptest::collection::vec(op(hostile), 1..100),
     )
-        .prop_map(move |(peers, topology, ops)| Case {
+        .prop_map(move |(peers, topology, lend, ops)| Case {
             peers,
             topology,
             hostile,
+            lend,
             ops,
         })
 }
@@ -229,12 +234,19 @@ struct World {
 impl World {
     fn new(case: &Case) -> World {
         let mut net = Harness::new();
+        let peer = |net: &mut Harness, name: &str| {
+            let mut config = EngineConfig::new(name.into(), format!("{name}-session"));
+            if case.lend {
+                config.limits.apply_inline_up_to = 0;
+            }
+            net.add_peer_with(config)
+        };
         let mut nodes: Vec<PeerIdx> = (0..case.peers)
-            .map(|i| net.add_peer(&format!("peer-{i}")))
+            .map(|i| peer(&mut net, &format!("peer-{i}")))
             .collect();
         let edges: Vec<(PeerIdx, PeerIdx)> = match case.topology {
             Topology::Star => {
-                let relay = net.add_peer("relay");
+                let relay = peer(&mut net, "relay");
                 nodes.push(relay);
                 (0..case.peers).map(|i| (nodes[i], relay)).collect()
             }

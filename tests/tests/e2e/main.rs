@@ -3,6 +3,7 @@
 mod abuse;
 mod bad_input;
 mod board;
+mod bombs;
 mod carry;
 mod cli;
 mod convergence;

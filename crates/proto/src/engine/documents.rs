@@ -3,7 +3,9 @@
 
 use automerge::sync::{self, SyncDoc};
 use automerge::{Automerge, ChangeHash};
+use gapmap_guard::{Budget, Refusal};
 
+use super::apply::{self, Applied, Apply, Context};
 use super::state::{Document, Load, PeerDoc, PeerStatus, Pending};
 use super::{
     same_heads, ConnId, Engine, Notice, Output, Persist, ProtocolError, Role, EPHEMERAL_SESSIONS,
@@ -26,16 +28,9 @@ impl Engine {
         if !c.access.may_read(&id) {
             return self.send_unavailable(conn, id, out);
         }
-        let checked = sync::Message::decode(&data)
-            .map_err(|e| e.to_string())
-            .and_then(|message| {
-                message
-                    .changes
-                    .iter()
-                    .try_for_each(gapmap_guard::check_chunks)?;
-                Ok(message)
-            });
-        match checked {
+        // Only decoded here; the changes are measured (the gate) when they
+        // are about to be applied, off this call if they are costly.
+        match sync::Message::decode(&data).map_err(|e| e.to_string()) {
             Ok(message) => self.need_document(id, Pending::Sync { conn, message }, out),
             Err(reason) => self.fail(
                 conn,
@@ -174,17 +169,79 @@ impl Engine {
         let Some(doc) = self.documents.get_mut(&id) else {
             return;
         };
+        if !matches!(doc.load, Load::Loading(_)) {
+            return; // not asked for, or answered twice (it may be lent now)
+        }
         let Load::Loading(queue) = std::mem::replace(&mut doc.load, Load::Ready) else {
-            return; // not asked for, or answered twice
+            return;
         };
         if let Some(stored) = stored {
             doc.doc = *stored;
         }
         doc.durable = doc.doc.get_heads();
-        for pending in queue {
-            self.run(id, pending, out);
-        }
+        self.drain(id, queue, out);
         self.forget_if_unused(id);
+    }
+
+    /// A lent document is back with what the peer's message did to it.
+    pub(super) fn applied(&mut self, applied: Applied, out: &mut Output) {
+        let id = applied.document_id;
+        let Some(doc) = self.documents.get_mut(&id) else {
+            return;
+        };
+        if !matches!(doc.load, Load::Lent { lease, .. } if lease == applied.lease) {
+            return; // not lent by this engine, or answered twice
+        }
+        let Load::Lent {
+            conn,
+            persisted,
+            queue,
+            ..
+        } = std::mem::replace(&mut doc.load, Load::Ready)
+        else {
+            return;
+        };
+        doc.doc = *applied.doc;
+        let may_write = self.connections.get(&conn).map(|c| c.access.may_write(&id));
+        match (doc.peers.get_mut(&conn), may_write) {
+            (Some(peer), Some(may_write)) => {
+                peer.sync = applied.sync;
+                // Its access may have changed while the document was out.
+                if peer.sync.read_only == may_write {
+                    peer.sync.set_read_only(!may_write);
+                }
+                self.after_receive(conn, id, applied.context, applied.result, out);
+            }
+            // The connection closed meanwhile: what applied is valid.
+            _ => self.persist(id, out),
+        }
+        if persisted && self.documents.get(&id).is_some_and(|d| !d.is_dirty()) {
+            self.sync_all(id, out);
+        }
+        self.drain(id, queue, out);
+        self.forget_if_unused(id);
+    }
+
+    /// Runs what waited for a document, in order, until the document is
+    /// lent (or loading) again; the rest then waits for it.
+    fn drain(&mut self, id: DocumentId, queue: Vec<Pending>, out: &mut Output) {
+        let mut queue = queue.into_iter();
+        while let Some(pending) = queue.next() {
+            if self.documents.contains_key(&id) {
+                self.run(id, pending, out);
+            } else {
+                // Dropped meanwhile (its last peer left): load it again.
+                self.need_document(id, pending, out);
+            }
+            if let Some(Document {
+                load: Load::Lent { queue: waiting, .. } | Load::Loading(waiting),
+                ..
+            }) = self.documents.get_mut(&id)
+            {
+                waiting.extend(queue);
+                return;
+            }
+        }
     }
 
     pub(super) fn persisted(&mut self, id: DocumentId, heads: Vec<ChangeHash>, out: &mut Output) {
@@ -197,6 +254,11 @@ impl Engine {
         doc.persisting = None;
         doc.durable = heads;
         out.changed.push(id);
+        if let Load::Lent { persisted, .. } = &mut doc.load {
+            // Advertised, or stored further, once the document is back.
+            *persisted = true;
+            return;
+        }
         if doc.doc.get_heads() == doc.durable {
             self.sync_all(id, out);
             self.forget_if_unused(id);
@@ -214,8 +276,9 @@ impl Engine {
             out.load.push(id);
             Document::loading()
         });
-        let Load::Loading(queue) = &mut doc.load else {
-            return self.run(id, pending, out);
+        let queue = match &mut doc.load {
+            Load::Ready => return self.run(id, pending, out),
+            Load::Loading(queue) | Load::Lent { queue, .. } => queue,
         };
         let conn = match &pending {
             Pending::Sync { conn, .. } | Pending::Unavailable(conn) | Pending::Open(conn) => {
@@ -258,16 +321,17 @@ impl Engine {
         if !self.attach(conn, id, may_write, PeerStatus::Active, out) {
             return;
         }
-        let deadline = self.now.plus_millis(self.config.limits.request_timeout_ms);
         let Some(doc) = self.documents.get_mut(&id) else {
             return;
         };
         let Some(peer) = doc.peers.get_mut(&conn) else {
             return;
         };
-        let before = doc.doc.get_heads();
-        let they_have_it = !message.heads.is_empty();
-        let needed = message.need.clone();
+        let context = Context {
+            before: doc.doc.get_heads(),
+            they_have_it: !message.heads.is_empty(),
+            needed: message.need.clone(),
+        };
         if peer.sync.read_only && !message.changes.is_empty() {
             // automerge's read-only state drops them; say so, for metrics.
             out.notices.push(Notice::ReadOnlyChanges {
@@ -275,12 +339,89 @@ impl Engine {
                 document_id: id,
             });
         }
-        // Automerge panics on some malformed chunks; it parses every chunk
-        // of a message before applying any, so such a message changed nothing.
-        let received =
-            gapmap_guard::catch(|| doc.doc.receive_sync_message(&mut peer.sync, message))
-                .map_err(|panic| format!("malformed Automerge data ({panic})"))
-                .and_then(|r| r.map_err(|e| e.to_string()));
+        let full = self.config.limits.automerge;
+        let inline = self.config.limits.apply_inline_up_to;
+        if !peer.sync.read_only && !message.changes.is_empty() {
+            let entries: Vec<&[u8]> = message.changes.iter().collect();
+            let len = entries.iter().map(|e| e.len()).sum();
+            let quick = inline.min(full.for_len(len));
+            let quick = Budget {
+                per_input_byte: 0,
+                floor: quick,
+                max: quick,
+            };
+            match gapmap_guard::check_joined(&entries, quick) {
+                Ok(_) => {}
+                Err(Refusal::OverBudget { .. }) if quick.max < full.for_len(len) => {
+                    return self.lend(conn, id, message, context, out);
+                }
+                Err(refused) => {
+                    return self.fail(
+                        conn,
+                        ProtocolError::InvalidSyncMessage {
+                            document_id: id,
+                            reason: refused.to_string(),
+                        },
+                        out,
+                    )
+                }
+            }
+        }
+        // Measured already: cheap enough to apply here.
+        let received = apply::receive(&mut doc.doc, &mut peer.sync, message, None);
+        self.after_receive(conn, id, context, received, out);
+    }
+
+    /// Hands the document out with `message` for a caller's thread to
+    /// measure and apply ([`Apply`]).
+    fn lend(
+        &mut self,
+        conn: ConnId,
+        id: DocumentId,
+        message: sync::Message,
+        context: Context,
+        out: &mut Output,
+    ) {
+        self.next_lease += 1;
+        let lease = self.next_lease;
+        let budget = self.config.limits.automerge;
+        let Some(doc) = self.documents.get_mut(&id) else {
+            return;
+        };
+        let Some(peer) = doc.peers.get_mut(&conn) else {
+            return;
+        };
+        let sync = std::mem::replace(&mut peer.sync, sync::State::new());
+        let lent = std::mem::replace(&mut doc.doc, Automerge::new());
+        doc.load = Load::Lent {
+            lease,
+            conn,
+            context: context.clone(),
+            persisted: false,
+            queue: Vec::new(),
+        };
+        out.apply.push(Apply {
+            document_id: id,
+            conn,
+            lease,
+            doc: Box::new(lent),
+            sync,
+            message,
+            budget,
+            context,
+        });
+    }
+
+    /// What follows a peer's message applied (here or lent out): on a
+    /// refusal, keep what applied and close; else sync on, as the rules say.
+    fn after_receive(
+        &mut self,
+        conn: ConnId,
+        id: DocumentId,
+        context: Context,
+        received: Result<(), String>,
+        out: &mut Output,
+    ) {
         if let Err(reason) = received {
             // Changes that did apply before the error are valid; keep them.
             self.persist(id, out);
@@ -293,6 +434,18 @@ impl Engine {
                 out,
             );
         }
+        let deadline = self.now.plus_millis(self.config.limits.request_timeout_ms);
+        let Some(doc) = self.documents.get_mut(&id) else {
+            return;
+        };
+        let Some(peer) = doc.peers.get_mut(&conn) else {
+            return;
+        };
+        let Context {
+            before,
+            they_have_it,
+            needed,
+        } = context;
         // A peer that names changes it needs does not have them, whatever
         // automerge thinks it sent: without this, a message lost on the way
         // leaves both sides asking and answering forever, without the change.
@@ -572,8 +725,8 @@ impl Engine {
     /// Stores what is not durable yet, unless a store is already in flight
     /// (its confirmation stores the rest).
     fn persist(&mut self, id: DocumentId, out: &mut Output) {
-        let Some(doc) = self.documents.get_mut(&id) else {
-            return;
+        let Some(doc) = self.documents.get_mut(&id).filter(|d| d.is_ready()) else {
+            return; // (a lent document is stored once it is back)
         };
         let heads = doc.doc.get_heads();
         if doc.persisting.is_some() || heads == doc.durable {

@@ -23,6 +23,12 @@ pub struct Output {
     /// [`Event::Persisted`](crate::Event::Persisted) once it is on disk;
     /// until then the engine does not advertise those heads to anyone.
     pub store: Vec<Persist>,
+    /// Peers' changes to measure and apply, each to a document the engine
+    /// lends for it: call [`Apply::run`](crate::Apply::run) (on another
+    /// thread if you like: it may take a while) and answer with
+    /// [`Event::Applied`](crate::Event::Applied). Meanwhile the document
+    /// is busy and what concerns it waits; everything else goes on.
+    pub apply: Vec<super::Apply>,
     /// Documents to read from storage. Answer each with
     /// [`Event::Loaded`](crate::Event::Loaded) (with `None` if storage has no
     /// such document).
@@ -45,6 +51,7 @@ impl Output {
         self.send.is_empty()
             && self.store.is_empty()
             && self.load.is_empty()
+            && self.apply.is_empty()
             && self.changed.is_empty()
             && self.close.is_empty()
             && self.notices.is_empty()

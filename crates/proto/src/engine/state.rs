@@ -67,14 +67,27 @@ impl Document {
         matches!(self.load, Load::Ready)
     }
 
+    /// Loaded: in memory here, or lent out (and coming back).
+    pub fn is_loaded(&self) -> bool {
+        !matches!(self.load, Load::Loading(_))
+    }
+
+    /// The document's heads; while it is lent, those it had when lent.
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        match &self.load {
+            Load::Lent { context, .. } => context.before.clone(),
+            _ => self.doc.get_heads(),
+        }
+    }
+
     /// Some peer or storage gave us at least one change.
     pub fn exists(&self) -> bool {
-        !self.doc.get_heads().is_empty()
+        !self.heads().is_empty()
     }
 
     /// Holds changes that are not durable yet: nothing may be advertised.
     pub fn is_dirty(&self) -> bool {
-        self.persisting.is_some() || self.doc.get_heads() != self.durable
+        self.persisting.is_some() || self.heads() != self.durable
     }
 }
 
@@ -85,6 +98,22 @@ pub(super) enum Load {
     Loading(Vec<Pending>),
     /// In memory.
     Ready,
+    /// Lent out with a peer's message ([`Apply`](super::Apply)); `doc`
+    /// is an empty stand-in until [`Event::Applied`](super::Event::Applied)
+    /// brings it back. What arrives meanwhile waits, as while loading.
+    Lent {
+        /// The lending's number.
+        lease: u64,
+        /// The connection whose message it is.
+        conn: ConnId,
+        /// The document before the message, and what the message said.
+        context: super::apply::Context,
+        /// A store was confirmed while it was out: its heads are to be
+        /// advertised once it is back.
+        persisted: bool,
+        /// What waits for it.
+        queue: Vec<Pending>,
+    },
 }
 
 /// Something that needs the document in memory.

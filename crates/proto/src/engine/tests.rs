@@ -969,3 +969,5 @@ fn a_dialed_peer_that_lacked_a_document_is_asked_again_on_a_new_request() {
     assert_eq!(title(&net, carol, doc).as_deref(), Some("Arrived"));
     assert_eq!(title(&net, lan, doc).as_deref(), Some("Arrived"));
 }
+
+mod lend;
