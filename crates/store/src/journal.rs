@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) mod scan;
 
-pub(crate) use scan::{Contents, Damage, Record};
+pub(crate) use scan::{Contents, Record};
 
 const MAGIC: &[u8; 8] = b"GMJRNL01";
 /// Bytes before the first record.

@@ -49,6 +49,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod chunks;
 mod error;
 mod journal;
 mod layout;
@@ -60,7 +61,10 @@ mod store;
 use serde::{Deserialize, Serialize};
 
 pub use error::{Result, StoreError};
-pub use recovery::{CheckReport, RecoveryReport};
+pub use recovery::{
+    ByteRange, CheckReport, DocReport, DoctorReport, JournalReport, Loss, RecoveryReport, Repair,
+    SettingsReport,
+};
 pub use store::Store;
 
 /// A document's entry in the index: what `gapmap list` shows.

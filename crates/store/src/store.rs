@@ -13,7 +13,7 @@ use sled::{IVec, Transactional};
 
 use crate::error::{file_err, Result, StoreError};
 use crate::journal::{self, Appender, Kind};
-use crate::layout::{self, ChunkKind, DocKey, DocState, JournalPos};
+use crate::layout::{self, ChunkKind, DocKey, DocState, IndexEntry, JournalPos};
 use crate::owner::{not_writable_or, OwnerLock};
 use crate::{DocMeta, Durability, Options};
 
@@ -138,6 +138,49 @@ impl Store {
             .transpose()
     }
 
+    /// Documents whose index entry was computed from another state than
+    /// the one stored — after the store rebuilt them from the journal — so
+    /// that its counts may not match what [`Store::load`] gives. The caller,
+    /// who knows what the counts mean, recomputes them (and a [`Store::save`]
+    /// with the new entry clears the disagreement).
+    pub fn stale_index(&self) -> Result<Vec<String>> {
+        let mut stale = Vec::new();
+        for kv in self.inner.index.iter() {
+            let (k, v) = kv?;
+            let id = String::from_utf8_lossy(&k).into_owned();
+            let entry: IndexEntry = serde_json::from_slice(&v)
+                .map_err(|e| self.corrupt(format!("index entry of document {id}: {e}")))?;
+            let fresh = match self.state(&id)? {
+                Some(state) => entry.describes(&state.heads),
+                None => false,
+            };
+            if !fresh {
+                stale.push(id);
+            }
+        }
+        Ok(stale)
+    }
+
+    /// The changes of document `id` that are stored but not applied,
+    /// because changes they depend on are missing (lost in damage the
+    /// journal and the database both suffered). They are kept: they apply
+    /// as soon as the missing changes arrive, e.g. from a peer.
+    pub fn held_changes(&self, id: &str) -> Result<Vec<automerge::Change>> {
+        layout::validate_id(id)?;
+        let _shared = self.inner.writer.read().unwrap_or_else(|e| e.into_inner());
+        let Some(mut doc) = self.read_doc(id)? else {
+            return Ok(Vec::new());
+        };
+        let mut held = Vec::new();
+        if doc.get_missing_deps(&[]).is_empty() {
+            return Ok(held);
+        }
+        for (_, _, bytes) in self.doc_chunks(id)? {
+            crate::chunks::held(&mut doc, &bytes, &mut held);
+        }
+        Ok(held)
+    }
+
     /// Whether the store holds document `id`.
     pub fn contains(&self, id: &str) -> Result<bool> {
         layout::validate_id(id)?;
@@ -172,18 +215,20 @@ impl Store {
             id: id.to_string(),
             ..meta.clone()
         };
-        let meta_json = serde_json::to_vec(&meta).expect("DocMeta serializes");
+        // Stored changes `doc` has not seen stay heads of the union.
+        let not_in_doc: Vec<ChangeHash> = known
+            .into_iter()
+            .filter(|h| doc.document().get_change_meta_by_hash(h).is_none())
+            .collect();
+        let mut heads = doc.get_heads();
+        heads.extend(not_in_doc.iter().copied());
+        let meta_json = IndexEntry::json(&meta, &heads);
         if bytes.is_empty()
             && state.is_some()
             && self.inner.index.get(id)?.as_deref() == Some(&meta_json[..])
         {
             return Ok(());
         }
-        // Stored changes `doc` has not seen stay heads of the union.
-        let not_in_doc: Vec<ChangeHash> = known
-            .into_iter()
-            .filter(|h| doc.document().get_change_meta_by_hash(h).is_none())
-            .collect();
         let state = state.unwrap_or_default();
         let chunk_total = state.chunk_bytes + bytes.len() as u64;
         if !bytes.is_empty()
@@ -197,8 +242,10 @@ impl Store {
                 Some(stored)
             };
             let full = full.as_mut().unwrap_or(doc);
+            // `save` keeps the changes held back for missing dependencies.
             let snapshot = full.save();
             let heads = full.get_heads();
+            let meta_json = IndexEntry::json(&meta, &heads);
             return self.compact(&mut w, id, &snapshot, &heads, &meta_json);
         }
 
@@ -209,8 +256,6 @@ impl Store {
         journal::encode(Kind::Meta, &meta_json, &mut records);
         let (pos, pending_sync) = self.append_doc_journal(&mut w, id, &records)?;
 
-        let mut heads = doc.get_heads();
-        heads.extend(not_in_doc);
         let mut new_state = DocState {
             heads: heads.iter().map(ToString::to_string).collect(),
             journal: Some(pos),
@@ -287,7 +332,7 @@ impl Store {
             id: id.to_string(),
             ..meta.clone()
         };
-        let meta_json = serde_json::to_vec(&meta).expect("DocMeta serializes");
+        let meta_json = IndexEntry::json(&meta, heads);
         let chunk_total = state.chunk_bytes + changes.len() as u64;
         if !changes.is_empty()
             && chunk_total > state.snapshot_bytes.max(self.inner.opts.compact_min_bytes)
@@ -297,6 +342,7 @@ impl Store {
                 .map_err(|e| self.corrupt(format!("changes for document {id} do not load: {e}")))?;
             let snapshot = full.save();
             let heads = full.get_heads();
+            let meta_json = IndexEntry::json(&meta, &heads);
             return self.compact(&mut w, id, &snapshot, &heads, &meta_json);
         }
         let mut records = Vec::new();
@@ -406,7 +452,7 @@ impl Store {
 
     /// Replaces a document's snapshot and chunks with `snapshot`: the journal
     /// first (rewritten atomically), then sled in one transaction.
-    fn compact(
+    pub(crate) fn compact(
         &self,
         w: &mut Writer,
         id: &str,
@@ -431,6 +477,7 @@ impl Store {
             heads,
             meta_json,
             JournalPos { generation, len },
+            false,
         )
     }
 
@@ -442,6 +489,7 @@ impl Store {
         heads: &[ChangeHash],
         meta_json: &[u8],
         pos: JournalPos,
+        from_damaged_journal: bool,
     ) -> Result<()> {
         let old: Vec<IVec> = self
             .doc_chunks(id)?
@@ -455,6 +503,7 @@ impl Store {
             chunk_bytes: 0,
             chunks: 0,
             journal: Some(pos),
+            from_damaged_journal,
         };
         self.commit_doc(id, &old, &[(key, snapshot)], &state, meta_json)
     }
