@@ -20,7 +20,9 @@ mod doctor;
 mod salvage;
 
 pub use doctor::{ByteRange, DocReport, DoctorReport, JournalReport, Loss, Repair, SettingsReport};
-use salvage::{apply_records, cut_torn_tail, doc_id_of_journal, read_journal_file, DbCopy, JournalFile};
+use salvage::{
+    apply_records, cut_torn_tail, doc_id_of_journal, read_journal_file, DbCopy, JournalFile,
+};
 
 /// What [`Store::recover`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -207,7 +209,7 @@ impl Store {
         let applied = apply_records(&mut doc, &read, id);
         report.chunks += applied.records;
         report.bytes += applied.bytes;
-        let entry = applied.entry.or_else(|| self.index_entry(id));
+        let entry = pick_entry(&doc.get_heads(), [applied.entry, self.index_entry(id)]);
         if applied.records == 0 && doc.get_heads().is_empty() && entry.is_none() {
             report.failed.push((
                 id.to_string(),
@@ -229,8 +231,7 @@ impl Store {
             generation: read.contents.generation,
             len,
         };
-        let from_damaged = (damaged && !sled_good)
-            || state.is_some_and(|s| s.from_damaged_journal);
+        let from_damaged = (damaged && !sled_good) || state.is_some_and(|s| s.from_damaged_journal);
         self.replace_with_snapshot(
             id,
             &snapshot,
@@ -327,6 +328,20 @@ fn rebuilt_entry(id: &str, entry: Option<IndexEntry>) -> Vec<u8> {
     };
     entry.heads.get_or_insert_with(Vec::new);
     serde_json::to_vec(&entry).expect("IndexEntry serializes")
+}
+
+/// Of the index entries found (most trusted first), the one computed for
+/// a document with `heads`, else the first.
+fn pick_entry(
+    heads: &[automerge::ChangeHash],
+    found: impl IntoIterator<Item = Option<IndexEntry>>,
+) -> Option<IndexEntry> {
+    let found: Vec<IndexEntry> = found.into_iter().flatten().collect();
+    let heads: Vec<String> = heads.iter().map(ToString::to_string).collect();
+    let fits = found
+        .iter()
+        .position(|e| e.heads.is_some() && e.describes(&heads));
+    found.into_iter().nth(fits.unwrap_or(0))
 }
 
 /// Moves `dir/db` to `dir/db.broken-<unix seconds>` if it exists.

@@ -261,6 +261,17 @@ pub(crate) fn suspect_record(bytes: &[u8], damage: Damage) -> Option<Record> {
     })
 }
 
+/// The kind of the one record a damaged range is, if the range is exactly
+/// one record whose length field and kind byte are intact (its payload or
+/// CRC took the damage).
+pub(crate) fn whole_record_kind(bytes: &[u8], damage: Damage) -> Option<Kind> {
+    let (start, end) = (damage.start as usize, damage.end as usize);
+    let head = bytes.get(start..start + RECORD_HEAD)?;
+    let len = u32::from_le_bytes(head[..4].try_into().ok()?) as usize;
+    (start + 8 + len == end).then_some(())?;
+    Kind::from_byte(head[8])
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{encode, header};

@@ -21,7 +21,7 @@ use super::salvage::{
     apply_records, doc_id_of_journal, keep_aside, read_journal_file, DbCopy, JournalFile,
     JournalRead,
 };
-use super::{latest_settings, move_db_aside, rebuilt_entry};
+use super::{latest_settings, move_db_aside, pick_entry, rebuilt_entry};
 use crate::error::{file_err, Result, StoreError};
 use crate::journal;
 use crate::layout::{self, DocState, JournalPos};
@@ -327,29 +327,46 @@ impl Store {
         // copy holds.
         let missing: Vec<ChangeHash> = union.get_missing_deps(&[]);
         report.lost.missing_changes = missing.iter().map(ToString::to_string).collect();
-        if !missing.is_empty() {
-            report.lost.held_changes = self.count_held(id, &mut union, &journal)?;
+        let held = if missing.is_empty() {
+            Vec::new()
+        } else {
+            self.held_hashes(id, &mut union, &journal)
+        };
+        report.lost.held_changes = held.len();
+        // The heads sled recorded, and those the journal's last index
+        // record was written for when sled is no witness.
+        let mut witnessed: Vec<String> = state.iter().flat_map(|s| s.heads.clone()).collect();
+        if !db_good {
+            if let Some(heads) = journal_entry.as_ref().and_then(|e| e.heads.clone()) {
+                witnessed.extend(heads);
+            }
         }
-        if let Some(state) = &state {
-            report.lost.lost_heads = state
-                .heads
+        witnessed.sort();
+        witnessed.dedup();
+        {
+            report.lost.lost_heads = witnessed
                 .iter()
                 .filter(|h| {
                     h.parse::<ChangeHash>().map_or(true, |h| {
                         union.document().get_change_meta_by_hash(&h).is_none()
                             && !missing.contains(&h)
+                            && !held.contains(&h)
                     })
                 })
                 .cloned()
                 .collect();
         }
 
-        let entry = if db_good {
-            self.index_entry(id).or(journal_entry)
+        let found = if db_good {
+            [self.index_entry(id), journal_entry]
         } else {
-            journal_entry.or_else(|| self.index_entry(id))
+            [journal_entry, self.index_entry(id)]
         };
-        report.title = entry.as_ref().map(|e| e.meta.title.clone()).unwrap_or_default();
+        let entry = pick_entry(&union.get_heads(), found);
+        report.title = entry
+            .as_ref()
+            .map(|e| e.meta.title.clone())
+            .unwrap_or_default();
 
         let journal_bad = !report.journal.healthy();
         let db_bad = report.database.is_some() || report.database_lacked > 0;
@@ -357,9 +374,8 @@ impl Store {
             return Ok(report);
         }
         if union.get_heads().is_empty() && report.lost.held_changes == 0 && entry.is_none() {
-            report.unrepaired = Some(
-                "nothing of this document could be read from either copy".into(),
-            );
+            report.unrepaired =
+                Some("nothing of this document could be read from either copy".into());
             return Ok(report);
         }
         let may_write_db = repair == Repair::Everything || !db_bad;
@@ -377,9 +393,7 @@ impl Store {
         let snapshot = union.save();
         let heads = union.get_heads();
         let entry_json = match entry {
-            Some(e) if db_good => {
-                serde_json::to_vec(&e).expect("IndexEntry serializes")
-            }
+            Some(e) if db_good => serde_json::to_vec(&e).expect("IndexEntry serializes"),
             other => rebuilt_entry(id, other),
         };
         self.compact(&mut w, id, &snapshot, &heads, &entry_json)?;
@@ -408,8 +422,13 @@ impl Store {
         Ok(())
     }
 
-    /// How many distinct changes in either copy `union` holds back.
-    fn count_held(&self, id: &str, union: &mut AutoCommit, journal: &JournalFile) -> Result<usize> {
+    /// The distinct changes in either copy that `union` holds back.
+    fn held_hashes(
+        &self,
+        id: &str,
+        union: &mut AutoCommit,
+        journal: &JournalFile,
+    ) -> Vec<ChangeHash> {
         let mut held = Vec::new();
         if let Ok(stored) = self.doc_chunks(id) {
             for (_, _, bytes) in stored {
@@ -421,7 +440,7 @@ impl Store {
                 chunks::held(union, &record.data, &mut held);
             }
         }
-        Ok(held.len())
+        held.iter().map(automerge::Change::hash).collect()
     }
 
     fn examine_settings(&self, fresh_db: bool) -> Result<SettingsReport> {
@@ -493,8 +512,11 @@ fn classify_damage(
             end: d.end,
         };
         let bytes = d.end - d.start;
-        if read.is_recovered(d.start) {
-            // Damaged, but its payload was whole and is used.
+        // The magic bytes hold nothing but the file's type.
+        let magic_only = d.start == 0 && d.end <= 8;
+        if magic_only || read.is_recovered(d.start) || read.index_only.contains(&d.start) {
+            // Damaged, but its payload was whole and is used, or held only
+            // an index entry, which is recomputed.
             report.journal.damaged.push(range);
             continue;
         }
@@ -521,3 +543,6 @@ fn classify_damage(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -30,6 +30,9 @@ pub(crate) struct JournalRead {
     /// Damaged ranges that turned out to be one record with a damaged head
     /// and a payload Automerge's checksums (or JSON) confirm as whole.
     pub(crate) recovered: Vec<Record>,
+    /// Starts of damaged ranges that are exactly one index record: only
+    /// counts and a title were in them, which are recomputed.
+    pub(crate) index_only: Vec<u64>,
 }
 
 impl JournalRead {
@@ -67,10 +70,17 @@ pub(crate) fn read_journal_file(path: &Path) -> Result<JournalFile> {
         .iter()
         .filter_map(|d| scan::suspect_record(&bytes, *d))
         .filter(payload_checks_out)
+        .collect::<Vec<_>>();
+    let index_only = contents
+        .damage
+        .iter()
+        .filter(|d| !d.torn && scan::whole_record_kind(&bytes, **d) == Some(Kind::Meta))
+        .map(|d| d.start)
         .collect();
     Ok(JournalFile::Read(JournalRead {
         contents,
         recovered,
+        index_only,
     }))
 }
 
@@ -79,9 +89,7 @@ fn payload_checks_out(record: &Record) -> bool {
     match record.kind {
         Kind::Snapshot | Kind::Chunk => chunks::verified(&record.data),
         Kind::Meta => serde_json::from_slice::<IndexEntry>(&record.data).is_ok(),
-        Kind::Setting => {
-            serde_json::from_slice::<(String, Option<String>)>(&record.data).is_ok()
-        }
+        Kind::Setting => serde_json::from_slice::<(String, Option<String>)>(&record.data).is_ok(),
     }
 }
 
