@@ -7,6 +7,7 @@
 mod args;
 mod commands;
 mod context;
+mod doctor;
 mod lan;
 mod live;
 mod net;
@@ -64,7 +65,7 @@ fn dispatch(mut cli: Cli, out: &mut dyn Write) -> Result<u8> {
     let started = Instant::now();
     loop {
         if matches!(cli.command, Command::Doctor) {
-            match commands::doctor(&home, cli.json, out) {
+            match doctor::doctor(&home, cli.json, out) {
                 Err(err) if is_locked(&err) => {}
                 other => return other.map(|()| 0),
             }

@@ -230,7 +230,7 @@ impl Store {
     fn examine_with(&self, repair: Repair, fresh_db: bool) -> Result<DoctorReport> {
         let mut report = DoctorReport::default();
         for id in self.all_ids()? {
-            report.docs.push(self.examine_doc(&id, repair)?);
+            report.docs.push(self.examine_doc(&id, repair, fresh_db)?);
         }
         report.settings = self.examine_settings(fresh_db)?;
         Ok(report)
@@ -261,7 +261,7 @@ impl Store {
             .collect())
     }
 
-    fn examine_doc(&self, id: &str, repair: Repair) -> Result<DocReport> {
+    fn examine_doc(&self, id: &str, repair: Repair, fresh_db: bool) -> Result<DocReport> {
         let mut w = self.write_lock();
         let path = self.journal_path(&Store::doc_journal_name(id));
         let state: Option<DocState> = self.state(id).ok().flatten();
@@ -292,15 +292,15 @@ impl Store {
             DbCopy::Good(_) => state.as_ref().is_none_or(|s| !s.from_damaged_journal),
             _ => false,
         };
+        // (A copy rebuilt from a damaged journal loads; it is no witness
+        // of the damaged bytes, but nothing in it needs repair.)
         report.database = match &db {
-            DbCopy::Good(_) if db_good => None,
-            DbCopy::Good(_) => Some(
-                "rebuilt earlier from a damaged journal: it does not vouch for the damaged bytes"
-                    .into(),
-            ),
+            DbCopy::Good(_) => None,
             DbCopy::Damaged { why, .. } => Some(format!("does not load: {why}")),
+            DbCopy::Missing if fresh_db => None,
             DbCopy::Missing => Some("missing".into()),
         };
+        let db_copy_bad = !matches!(db, DbCopy::Good(_));
         if let DbCopy::Good(doc) | DbCopy::Damaged { doc, .. } = &db {
             let mut doc = doc.clone();
             report.database_lacked = doc.get_changes_added(&mut union).len();
@@ -369,7 +369,7 @@ impl Store {
             .unwrap_or_default();
 
         let journal_bad = !report.journal.healthy();
-        let db_bad = report.database.is_some() || report.database_lacked > 0;
+        let db_bad = db_copy_bad || report.database_lacked > 0;
         if !journal_bad && !db_bad {
             return Ok(report);
         }
@@ -407,7 +407,7 @@ impl Store {
             // not pass for a second copy of what did not.
             self.mark_from_damaged(id)?;
         }
-        tracing::warn!(id, repairs = ?report.repairs, lost = ?report.lost, "examined a damaged document");
+        tracing::info!(id, repairs = ?report.repairs, lost = ?report.lost, "examined a damaged document");
         Ok(report)
     }
 
