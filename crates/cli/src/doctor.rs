@@ -89,8 +89,21 @@ fn canvas_reports_with(
             continue;
         };
         let Ok(mut canvas) = Canvas::from_doc(doc.clone()) else {
-            // Not a canvas (a relay may hold other documents): counts mean nothing.
-            docs.release(id, doc);
+            if !doc_report.lost.is_empty() {
+                // A canvas whose first changes are lost: nothing of it loads.
+                canvas_report.notes = Some(0);
+                canvas_report.index_fixed = before.as_ref().is_some_and(|m| m.notes != 0);
+                if let Some(before) = before.filter(|m| m.notes != 0) {
+                    let mut doc = doc;
+                    docs.save(id, &mut doc, &DocMeta { notes: 0, ..before })?;
+                }
+                let mut doc = store.load(id)?.unwrap_or_default();
+                let held = store.held_changes(id)?;
+                canvas_report.held_notes = held_notes(&mut doc, &held);
+            } else {
+                // Not a canvas (a relay may hold other documents): counts mean nothing.
+                docs.release(id, doc);
+            }
             out.push(canvas_report);
             continue;
         };
@@ -372,43 +385,77 @@ fn short_hashes(hashes: &[String]) -> String {
 /// The notes that `held` (changes waiting for lost ones) create or change,
 /// read from their operations: the object ids they write to are mapped to
 /// the notes of `doc` (the canvas as it loads), and notes they create are
-/// named by their id and the text they were given.
+/// named by their id and the text they were given. When the canvas's own
+/// notes map was in the lost changes, a note is recognised by its shape: a
+/// map put under a key of an unknown object that gets a `section` or `text`.
 fn held_notes(doc: &mut AutoCommit, held: &[Change]) -> Vec<HeldNote> {
-    let Ok(Some((Value::Object(ObjType::Map), notes_exid))) = doc.get(ROOT, "notes") else {
-        return Vec::new();
+    let doc_notes = match doc.get(ROOT, "notes") {
+        Ok(Some((Value::Object(ObjType::Map), obj))) => Some(obj),
+        _ => None,
     };
-    let notes_obj = notes_exid.to_string();
+    let mut held: Vec<&Change> = held.iter().collect();
+    held.sort_by_key(|c| (c.timestamp(), c.seq()));
+    let expanded: Vec<_> = held.iter().map(|c| c.decode()).collect();
+    let op_ids = |e: &automerge::ExpandedChange, i: usize| {
+        format!("{}@{}", e.start_op.get() + i as u64, e.actor_id)
+    };
+    let obj_of = |op: &automerge::legacy::Op| match &op.obj {
+        ObjectId::Root => "_root".to_string(),
+        ObjectId::Id(id) => id.to_string(),
+    };
+    let mut made_in_held: BTreeSet<String> = BTreeSet::new();
+    let mut notes_obj = doc_notes.as_ref().map(ToString::to_string);
+    for e in &expanded {
+        for (i, op) in e.operations.iter().enumerate() {
+            if let OpType::Make(_) = op.action {
+                made_in_held.insert(op_ids(e, i));
+                if op.obj == ObjectId::Root && matches!(&op.key, Key::Map(k) if k == "notes") {
+                    notes_obj = Some(op_ids(e, i));
+                }
+            }
+        }
+    }
     // Object id -> note id, for every object inside a note.
     let mut owner: BTreeMap<String, String> = BTreeMap::new();
-    let ids: Vec<(String, automerge::ObjId)> = doc
-        .map_range(&notes_exid, ..)
-        .filter_map(|item| match item.value {
-            automerge::ValueRef::Object(_) => Some((item.key.to_string(), item.id())),
-            _ => None,
-        })
-        .collect();
-    for (note, obj) in &ids {
-        mark_subtree(doc, obj, note, &mut owner, 3);
-    }
+    let existing: Vec<String> = match &doc_notes {
+        Some(obj) => {
+            let items: Vec<(String, automerge::ObjId)> = doc
+                .map_range(obj, ..)
+                .filter_map(|item| match item.value {
+                    automerge::ValueRef::Object(_) => Some((item.key.to_string(), item.id())),
+                    _ => None,
+                })
+                .collect();
+            for (note, obj) in &items {
+                mark_subtree(doc, obj, note, &mut owner, 3);
+            }
+            items.into_iter().map(|(n, _)| n).collect()
+        }
+        None => Vec::new(),
+    };
     let mut touched: BTreeSet<String> = BTreeSet::new();
     let mut created: BTreeSet<String> = BTreeSet::new();
-    // Text objects of created notes, and what was typed into them.
-    let mut text_of_obj: BTreeMap<String, String> = BTreeMap::new();
+    let mut shaped_like_a_note: BTreeSet<String> = BTreeSet::new();
+    let mut text_objs: BTreeSet<String> = BTreeSet::new();
     let mut typed: BTreeMap<String, String> = BTreeMap::new();
-    for change in held {
-        let expanded = change.decode();
-        let start = expanded.start_op.get();
-        for (i, op) in expanded.operations.iter().enumerate() {
-            let op_id = format!("{}@{}", start + i as u64, expanded.actor_id);
-            let obj = match &op.obj {
-                ObjectId::Root => "_root".to_string(),
-                ObjectId::Id(id) => id.to_string(),
+    for e in &expanded {
+        for (i, op) in e.operations.iter().enumerate() {
+            let op_id = op_ids(e, i);
+            let obj = obj_of(op);
+            let under_notes = match (&notes_obj, &doc_notes) {
+                (Some(n), _) if *n == obj => true,
+                // The notes map itself is lost: any object neither the
+                // document nor the held changes know may be it.
+                (None, None) => {
+                    obj != "_root" && !made_in_held.contains(&obj) && !owner.contains_key(&obj)
+                }
+                _ => false,
             };
-            if obj == notes_obj {
+            if under_notes {
                 if let Key::Map(note) = &op.key {
                     touched.insert(note.to_string());
                     if let OpType::Make(_) = op.action {
-                        if !ids.iter().any(|(n, _)| n == note.as_str()) {
+                        if !existing.iter().any(|n| n == note.as_str()) {
                             created.insert(note.to_string());
                         }
                         owner.insert(op_id, note.to_string());
@@ -420,22 +467,28 @@ fn held_notes(doc: &mut AutoCommit, held: &[Change]) -> Vec<HeldNote> {
                 continue;
             };
             touched.insert(note.clone());
+            if matches!(&op.key, Key::Map(k) if k == "section" || k == "text") {
+                shaped_like_a_note.insert(note.clone());
+            }
             match &op.action {
                 OpType::Make(ObjType::Text) if matches!(&op.key, Key::Map(k) if k == "text") => {
-                    text_of_obj.insert(op_id.clone(), note.clone());
+                    text_objs.insert(op_id.clone());
                     owner.insert(op_id, note);
                 }
                 OpType::Make(_) => {
                     owner.insert(op_id, note);
                 }
-                OpType::Put(ScalarValue::Str(s)) if op.insert && text_of_obj.contains_key(&obj) => {
+                OpType::Put(ScalarValue::Str(s)) if op.insert && text_objs.contains(&obj) => {
                     typed.entry(note).or_default().push_str(s);
                 }
                 _ => {}
             }
         }
     }
-    let now: BTreeMap<String, String> = gapmap_canvas::Canvas::from_doc(doc.clone())
+    if notes_obj.is_none() {
+        touched.retain(|n| shaped_like_a_note.contains(n));
+    }
+    let now: BTreeMap<String, String> = Canvas::from_doc(doc.clone())
         .map(|c| {
             c.notes()
                 .into_iter()
@@ -503,9 +556,13 @@ pub fn fresh_counts(ctx: &Context, metas: &mut [DocMeta]) -> Result<()> {
         let Ok(id) = DocId::parse(&meta.id) else {
             continue;
         };
-        if let Ok(mut loaded) = ctx.load_id(id) {
-            meta.notes = loaded.canvas.live_note_count();
-            meta.title = loaded.canvas.title();
+        match ctx.load_id(id) {
+            Ok(mut loaded) => {
+                meta.notes = loaded.canvas.live_note_count();
+                meta.title = loaded.canvas.title();
+            }
+            // It does not load as a canvas (damage took its first changes).
+            Err(_) => meta.notes = 0,
         }
     }
     Ok(())

@@ -204,3 +204,29 @@ mod tests {
         assert_eq!(again.get_heads(), doc.get_heads());
     }
 }
+
+#[cfg(test)]
+mod held_only {
+    use super::*;
+    use automerge::{transaction::Transactable, ROOT};
+
+    /// The canvas's first change lost: nothing applies, everything is held.
+    #[test]
+    fn a_document_of_held_changes_only_keeps_them() {
+        let mut doc = AutoCommit::new();
+        for i in 0..3 {
+            doc.put(ROOT, format!("k{i}"), i).unwrap();
+            doc.commit();
+        }
+        let bytes = doc.save_after(&[]);
+        let (chunks, _) = split(&bytes);
+        let mut rebuilt = AutoCommit::new();
+        for c in &chunks[1..] {
+            rebuilt.apply_changes([change(*c).unwrap()]).unwrap();
+        }
+        assert_eq!(rebuilt.get_missing_deps(&[]).len(), 1);
+        let saved = rebuilt.save();
+        let mut again = AutoCommit::load(&saved).unwrap();
+        assert_eq!(again.get_missing_deps(&[]).len(), 1);
+    }
+}

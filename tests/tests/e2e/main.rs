@@ -8,6 +8,7 @@ mod convergence;
 mod crash;
 mod crashloop;
 mod diskfull;
+mod doctor;
 mod import_fuzz;
 mod interop;
 mod netcut;

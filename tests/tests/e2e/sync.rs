@@ -23,13 +23,13 @@ fn free_port() -> u16 {
 }
 
 /// `gapmap serve` on a store, until dropped.
-struct Serving {
+pub(crate) struct Serving {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Serving {
-    fn start(store: &Store, extra: &[&str]) -> Serving {
+    pub(crate) fn start(store: &Store, extra: &[&str]) -> Serving {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let mut args = vec!["serve", "--listen", &listen];
