@@ -97,7 +97,7 @@ pub(crate) fn read(path: &Path) -> io::Result<Contents> {
 /// rename, fsync of the directory. Returns the file's length.
 pub(crate) fn write_atomic(path: &Path, generation: u64, records: &[u8]) -> io::Result<u64> {
     let tmp = tmp_path(path);
-    let mut f = File::create(&tmp)?;
+    let mut f = crate::private::create_file(&tmp)?;
     f.write_all(&header(generation))?;
     f.write_all(records)?;
     f.sync_all()?;

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! lock         flock'ed by the owning process for as long as it has the store open
-//! owner.pid    "<pid> <command line>" of that process, for the "in use" message
+//! owner.pid    "<pid> <command line>" of that process (secrets masked), for the "in use" message
 //! db/          sled: snapshots and change chunks per document, the index, settings
 //! journal/     <id>.log per document and settings.kv: a copy of every write
 //! ```
@@ -23,7 +23,8 @@
 //! `docs/durability.md` for the guarantees and the measurements behind them.
 //!
 //! Only one process may have a store open; another gets
-//! [`StoreError::Locked`] naming the owner.
+//! [`StoreError::Locked`] naming the owner. The directory is private to its
+//! user: created `0700` (a wider one is tightened), files `0600`.
 //!
 //! ```
 //! use automerge::{transaction::Transactable, AutoCommit, ReadDoc, ROOT};
@@ -54,6 +55,7 @@ mod error;
 mod journal;
 mod layout;
 mod owner;
+mod private;
 mod recovery;
 mod settings;
 mod store;

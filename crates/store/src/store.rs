@@ -15,6 +15,7 @@ use crate::error::{file_err, Result, StoreError};
 use crate::journal::{self, Appender, Kind};
 use crate::layout::{self, ChunkKind, DocKey, DocState, IndexEntry, JournalPos};
 use crate::owner::{not_writable_or, OwnerLock};
+use crate::private;
 use crate::{DocMeta, Durability, Options};
 
 /// A store directory opened by this process. Cloning gives another handle to
@@ -88,13 +89,15 @@ impl Store {
         let db_dir = dir.join(layout::DB_DIR);
         let journal_dir = dir.join(layout::JOURNAL_DIR);
         if !journal_dir.exists() {
-            fs::create_dir_all(&journal_dir).map_err(|e| not_writable_or(dir, "create", e))?;
+            private::create_dir(&journal_dir).map_err(|e| not_writable_or(dir, "create", e))?;
             // The journal's directory entry must outlive a power cut too.
             journal::sync_dir(dir).map_err(file_err("sync", dir))?;
         }
-        fs::create_dir_all(&db_dir).map_err(|e| not_writable_or(dir, "create", e))?;
+        private::create_dir(&db_dir).map_err(|e| not_writable_or(dir, "create", e))?;
         remove_stale_snapshots(&db_dir)?;
         let db = open_sled(dir, &db_dir)?;
+        // sled made its files with the umask.
+        private::tighten_tree(&db_dir);
         let inner = Inner {
             dir: dir.to_path_buf(),
             opts,
