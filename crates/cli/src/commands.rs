@@ -216,12 +216,15 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
         },
         Command::Doctor => crate::doctor::doctor_in_owner(&ctx, json, out),
         Command::Remote { action } => net::remote(&ctx, action, json, out),
-        Command::Clone { id, from, token } => net::clone(&ctx, &id, &from, token, json, out),
+        Command::Clone {
+            id, from, token, ..
+        } => net::clone(&ctx, &id, &from, token, json, out),
         Command::Sync {
             url,
             token,
             watch,
             lan,
+            ..
         } => net::sync(
             &ctx,
             net::SyncArgs {
@@ -239,12 +242,14 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
             listen,
             token,
             announce,
+            ..
         } => net::serve(&ctx, &listen, token, announce, json, out),
         Command::Ui {
             listen,
             public,
             sync,
             token,
+            ..
         } => crate::ui::ui(
             &ctx,
             crate::ui::UiArgs {

@@ -15,6 +15,7 @@ mod owner;
 mod png;
 mod research;
 mod sample;
+mod secrets;
 mod ui;
 
 use std::io::Write;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use gapmap_store::{Store, StoreError};
 use tracing_subscriber::EnvFilter;
 
@@ -35,8 +36,13 @@ use crate::commands::Term;
 const LOCK_PATIENCE: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_tracing(cli.verbose);
+    if let Err(err) = secrets::resolve(&mut cli, &matches) {
+        eprintln!("gapmap: {err:#}");
+        return ExitCode::from(1);
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let result = dispatch(cli, &mut out).and_then(|code| {
@@ -87,6 +93,14 @@ fn dispatch(mut cli: Cli, out: &mut dyn Write) -> Result<u8> {
                     return Err(err.into());
                 }
                 std::thread::sleep(Duration::from_millis(15));
+            }
+            // Another user's store (or one we may not write): if its owner
+            // listens, it answers — and refuses another user plainly.
+            Err(err @ StoreError::NotWritable(_)) => {
+                if let Some(code) = owner::forward(&home, &cli, term)? {
+                    return Ok(code);
+                }
+                return Err(err.into());
             }
             Err(err) => return Err(err.into()),
         }

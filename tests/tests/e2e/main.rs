@@ -12,6 +12,7 @@ mod doctor;
 mod import_fuzz;
 mod interop;
 mod netcut;
+mod private;
 mod relay;
 mod research;
 mod scaleout;
