@@ -162,6 +162,33 @@ fn owner_pid_and_ps_stay_free_of_tokens_given_by_file_or_environment() {
 }
 
 #[test]
+fn an_exported_gapmap_token_goes_only_to_the_remote_the_command_names() {
+    let ana = Store::new("ana");
+    ana.ok(&["new", "Shared"]);
+    let file = ana.home.parent().unwrap().join("token");
+    std::fs::write(&file, "team-secret-0123456789").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let serving = Serving::start(&ana, 0o022, &["--token-file", file.to_str().unwrap()]);
+    let ben = Store::new("ben");
+    ben.ok(&["new", "Ben's"]);
+    ben.ok(&["remote", "add", "team", &serving.1, "--token-file", file.to_str().unwrap()]);
+    let with_env = |args: &[&str]| {
+        ben.command(args)
+            .env("GAPMAP_TOKEN", "meant-for-another-server")
+            .output()
+            .unwrap()
+    };
+    // Every remembered remote: each gets its own token, not the exported one.
+    let all = with_env(&["sync"]);
+    assert!(all.status.success(), "{}", String::from_utf8_lossy(&all.stderr));
+    // The remote named: the exported token is used (and refused here).
+    let named = with_env(&["sync", "team"]);
+    assert_eq!(named.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&named.stderr).contains("401"));
+    serving.stop();
+}
+
+#[test]
 fn the_owner_refuses_a_process_of_another_user() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
