@@ -50,8 +50,10 @@ impl Serving {
             .expect("the address")
             .to_string();
         let serving = Serving(Some(child), url);
+        // The owner socket comes up beside the listener (its file exists a
+        // moment before it listens).
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !s.home.join("owner.sock").exists() {
+        while UnixStream::connect(s.home.join("owner.sock")).is_err() {
             assert!(Instant::now() < deadline, "no owner socket");
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -171,7 +173,14 @@ fn an_exported_gapmap_token_goes_only_to_the_remote_the_command_names() {
     let serving = Serving::start(&ana, 0o022, &["--token-file", file.to_str().unwrap()]);
     let ben = Store::new("ben");
     ben.ok(&["new", "Ben's"]);
-    ben.ok(&["remote", "add", "team", &serving.1, "--token-file", file.to_str().unwrap()]);
+    ben.ok(&[
+        "remote",
+        "add",
+        "team",
+        &serving.1,
+        "--token-file",
+        file.to_str().unwrap(),
+    ]);
     let with_env = |args: &[&str]| {
         ben.command(args)
             .env("GAPMAP_TOKEN", "meant-for-another-server")
@@ -180,7 +189,11 @@ fn an_exported_gapmap_token_goes_only_to_the_remote_the_command_names() {
     };
     // Every remembered remote: each gets its own token, not the exported one.
     let all = with_env(&["sync"]);
-    assert!(all.status.success(), "{}", String::from_utf8_lossy(&all.stderr));
+    assert!(
+        all.status.success(),
+        "{}",
+        String::from_utf8_lossy(&all.stderr)
+    );
     // The remote named: the exported token is used (and refused here).
     let named = with_env(&["sync", "team"]);
     assert_eq!(named.status.code(), Some(1));

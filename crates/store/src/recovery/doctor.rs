@@ -471,6 +471,23 @@ impl Store {
             }
             JournalFile::Missing => Default::default(),
         };
+        if fresh_db {
+            // The new database has no settings yet: the journal's are all there is.
+            let pos = match &journal {
+                JournalFile::Read(read) => JournalPos {
+                    generation: read.contents.generation,
+                    len: read.contents.file_len,
+                },
+                _ => JournalPos {
+                    generation: 0,
+                    len: 0,
+                },
+            };
+            for (k, v) in &latest {
+                self.commit_setting(k, v.as_deref(), pos)?;
+            }
+        }
+        let stored = if fresh_db { self.settings()? } else { stored };
         report.journal.lacked = stored
             .iter()
             .filter(|(k, v)| latest.get(k) != Some(&Some(v.clone())))
