@@ -258,6 +258,23 @@ fn a_canvas_that_lost_its_first_change_comes_back_whole_from_a_peer() {
 }
 
 #[test]
+fn doctor_through_a_running_owner_rewrites_a_damaged_journal() {
+    let s = canvas();
+    let serving = crate::sync::Serving::start(&s, &[]);
+    let path = journal(&s);
+    let (mid_start, _) = changes(&path)[NOTES / 2 + 1];
+    harm(&path, Harm::Flip(mid_start + 40));
+    // `serve` owns the store: doctor is carried out by it.
+    let run = s.run(&["doctor"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("rewrote the journal"), "{}", run.stdout);
+    s.ok(&["add", "now", "after the repair"]);
+    drop(serving);
+    fs::remove_dir_all(s.home.join("db")).unwrap();
+    assert_eq!(texts(&s).len(), NOTES + 1, "the journal is whole again");
+}
+
+#[test]
 fn doctor_json_names_the_lost_change_and_held_notes() {
     let s = canvas();
     let path = journal(&s);
