@@ -147,6 +147,49 @@ impl Store {
         Ok(report)
     }
 
+    /// Documents whose index entry was computed from another state than
+    /// the one stored — after the store rebuilt them from the journal — so
+    /// that its counts may not match what [`Store::load`] gives. The caller,
+    /// who knows what the counts mean, recomputes them (and a [`Store::save`]
+    /// with the new entry clears the disagreement).
+    pub fn stale_index(&self) -> Result<Vec<String>> {
+        let mut stale = Vec::new();
+        for kv in self.inner.index.iter() {
+            let (k, v) = kv?;
+            let id = String::from_utf8_lossy(&k).into_owned();
+            let entry: IndexEntry = serde_json::from_slice(&v)
+                .map_err(|e| self.corrupt(format!("index entry of document {id}: {e}")))?;
+            let fresh = match self.state(&id)? {
+                Some(state) => entry.describes(&state.heads),
+                None => false,
+            };
+            if !fresh {
+                stale.push(id);
+            }
+        }
+        Ok(stale)
+    }
+
+    /// The changes of document `id` that are stored but not applied,
+    /// because changes they depend on are missing (lost in damage the
+    /// journal and the database both suffered). They are kept: they apply
+    /// as soon as the missing changes arrive, e.g. from a peer.
+    pub fn held_changes(&self, id: &str) -> Result<Vec<automerge::Change>> {
+        layout::validate_id(id)?;
+        let _shared = self.inner.writer.read().unwrap_or_else(|e| e.into_inner());
+        let Some(mut doc) = self.read_doc(id)? else {
+            return Ok(Vec::new());
+        };
+        let mut held = Vec::new();
+        if doc.get_missing_deps(&[]).is_empty() {
+            return Ok(held);
+        }
+        for (_, _, bytes) in self.doc_chunks(id)? {
+            crate::chunks::held(&mut doc, &bytes, &mut held);
+        }
+        Ok(held)
+    }
+
     /// Brings sled up to date with the journal: every journal file whose
     /// generation and length differ from what sled recorded is replayed. That
     /// covers a write the journal got but sled did not (a crash between the
