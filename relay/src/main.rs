@@ -222,7 +222,7 @@ fn run(args: RunArgs) -> Result<()> {
     if args.backend != "sled" && !args.backend.starts_with("redis://") {
         bail!(
             "bad --backend {}: use sled (the default) or redis://HOST:PORT",
-            args.backend
+            redis_backend::redacted(&args.backend)
         );
     }
     let token_auth = match (&args.tokens, args.open) {
