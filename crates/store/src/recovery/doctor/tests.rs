@@ -310,3 +310,54 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn a_damaged_settings_journal_is_rewritten_or_its_loss_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    populate(dir.path());
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.set_setting("current", "a").unwrap();
+        store.set_setting("remote:team", "wss://relay").unwrap();
+    }
+    let path = dir.path().join("journal/settings.kv");
+    let records = journal::read(&path).unwrap().records;
+    assert_eq!(records.len(), 3);
+    let flip = |dir: &Path| {
+        let path = dir.join("journal/settings.kv");
+        let mut bytes = fs::read(&path).unwrap();
+        let at = records[1].start as usize + 12;
+        bytes[at..at + 4].iter_mut().for_each(|b| *b = !*b);
+        fs::write(&path, bytes).unwrap();
+    };
+
+    let good = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), good.path());
+    flip(good.path());
+    let report = Store::doctor(good.path()).unwrap();
+    assert!(
+        !report.settings.journal.damaged.is_empty(),
+        "{:?}",
+        report.settings
+    );
+    assert!(report.settings.lost.is_empty());
+    assert_eq!(report.settings.repairs.len(), 1);
+    fs::remove_dir_all(good.path().join("db")).unwrap();
+    let store = Store::open(good.path()).unwrap();
+    assert_eq!(store.setting("current").unwrap().as_deref(), Some("a"));
+
+    let broken = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), broken.path());
+    flip(broken.path());
+    break_db(broken.path());
+    let report = Store::doctor(broken.path()).unwrap();
+    assert!(report.lost_anything(), "{:?}", report.settings);
+    let store = Store::open(broken.path()).unwrap();
+    // The intact settings after the damaged one are back.
+    assert_eq!(store.setting("name").unwrap().as_deref(), Some("Ada"));
+    assert_eq!(
+        store.setting("remote:team").unwrap().as_deref(),
+        Some("wss://relay")
+    );
+    assert_eq!(store.setting("current").unwrap(), None);
+}
