@@ -18,7 +18,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context as _, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use gapmap_repo::routes::{sync_routes, Authorizer, Open};
 use gapmap_repo::server::{serve, tls_acceptor, ServerConfig};
 use gapmap_repo::{Access, BufferLimits, Repo, RepoConfig};
@@ -121,14 +121,21 @@ struct RunArgs {
     #[arg(long, default_value_t = 128 * 1024, value_name = "BYTES")]
     frame_min_rate: u64,
     /// Where documents live: `sled` (the relay's own store under --data) or
-    /// `redis://HOST:PORT[/DB]`, shared by several relays (docs/scaling.md).
+    /// `redis://[:PASSWORD@]HOST:PORT[/DB]`, shared by several relays
+    /// (docs/scaling.md). A password on the command line is visible to
+    /// other local users (`ps`): prefer --backend-file or $GAPMAP_RELAY_BACKEND.
     #[arg(
         long,
         env = "GAPMAP_RELAY_BACKEND",
+        hide_env_values = true,
         value_name = "URL",
         default_value = "sled"
     )]
     backend: String,
+    /// Read the --backend URL from this file (its first line): a Redis URL
+    /// with a password kept out of the command line.
+    #[arg(long, env = "GAPMAP_RELAY_BACKEND_FILE", value_name = "FILE")]
+    backend_file: Option<PathBuf>,
     /// With a Redis backend: compact a document's stream into a snapshot
     /// once it holds this many entries.
     #[arg(long, default_value_t = 500, value_name = "ENTRIES")]
@@ -154,8 +161,13 @@ fn budget(mib: u64) -> gapmap_guard::Budget {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_tracing(cli.run.verbose);
+    if let Err(err) = resolve_backend(&mut cli.run, matches.value_source("backend")) {
+        eprintln!("gapmap-relay: {err:#}");
+        return ExitCode::from(1);
+    }
     let result = match cli.command {
         Some(Command::Token {
             action: TokenAction::New,
@@ -193,6 +205,36 @@ fn init_tracing(verbose: u8) {
         .init();
 }
 
+/// Reads `--backend-file`, and warns when a password is on the command line.
+fn resolve_backend(args: &mut RunArgs, source: Option<clap::parser::ValueSource>) -> Result<()> {
+    use clap::parser::ValueSource;
+    if let Some(path) = args.backend_file.take() {
+        if source == Some(ValueSource::CommandLine) {
+            bail!("give the backend once: --backend or --backend-file, not both");
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the backend file {}", path.display()))?;
+        let url = text.lines().next().unwrap_or_default().trim();
+        if url.is_empty() {
+            bail!("the backend file {} is empty", path.display());
+        }
+        args.backend = url.to_string();
+    } else if source == Some(ValueSource::CommandLine) && has_password(&args.backend) {
+        eprintln!(
+            "gapmap-relay: warning: the Redis password in --backend is visible to other users of this machine (ps); use --backend-file FILE or GAPMAP_RELAY_BACKEND instead"
+        );
+    }
+    Ok(())
+}
+
+/// Whether a URL carries credentials (`scheme://user:pw@host`).
+fn has_password(url: &str) -> bool {
+    url.split_once("://").is_some_and(|(_, rest)| {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        authority.contains('@')
+    })
+}
+
 /// How long SIGTERM waits for connections to close and stores to finish.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -218,7 +260,7 @@ fn run(args: RunArgs) -> Result<()> {
     if args.backend != "sled" && !args.backend.starts_with("redis://") {
         bail!(
             "bad --backend {}: use sled (the default) or redis://HOST:PORT",
-            args.backend
+            redis_backend::redacted(&args.backend)
         );
     }
     let token_auth = match (&args.tokens, args.open) {

@@ -193,7 +193,7 @@ impl RedisBackend {
 }
 
 /// `url` with any password replaced by `***`, for messages and logs.
-fn redacted(url: &str) -> String {
+pub(crate) fn redacted(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}***{}", &url[..scheme + 3], &url[at..])

@@ -215,17 +215,27 @@ pub enum Command {
         /// The relay or peer, e.g. ws://relay.example.org:8080 (or a remote's name, or several comma-separated URLs).
         #[arg(long, value_name = "URL")]
         from: String,
-        /// Bearer token for the remote.
-        #[arg(long, value_name = "T")]
+        /// Bearer token for the remote. On the command line it is visible to other local users
+        /// (`ps`): prefer --token-file or $GAPMAP_TOKEN.
+        #[arg(long, value_name = "T", env = "GAPMAP_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// Read the token from this file (its first line).
+        #[arg(long, value_name = "FILE")]
+        #[serde(skip)]
+        token_file: Option<PathBuf>,
     },
     /// Sync every local canvas with a remote (every remembered remote when none is named).
     Sync {
         /// ws:// or wss:// URL (several comma-separated: tried in order), or the name of a remote.
         url: Option<String>,
-        /// Bearer token for the remote.
-        #[arg(long, value_name = "T")]
+        /// Bearer token for the remote. On the command line it is visible to other local users
+        /// (`ps`): prefer --token-file or $GAPMAP_TOKEN.
+        #[arg(long, value_name = "T", env = "GAPMAP_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// Read the token from this file (its first line).
+        #[arg(long, value_name = "FILE")]
+        #[serde(skip)]
+        token_file: Option<PathBuf>,
         /// Stay connected, apply remote changes live, reconnect when the connection drops.
         #[arg(long)]
         watch: bool,
@@ -252,18 +262,33 @@ pub enum Command {
         /// Stay connected to this relay or peer while open (repeatable; default: every configured remote).
         #[arg(long = "sync", value_name = "URL")]
         sync: Vec<String>,
-        /// Bearer token for --sync.
-        #[arg(long, value_name = "T")]
+        /// Bearer token for --sync. On the command line it is visible to other local users
+        /// (`ps`): prefer --token-file or $GAPMAP_TOKEN.
+        #[arg(long, value_name = "T", env = "GAPMAP_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// Read the token from this file (its first line).
+        #[arg(long, value_name = "FILE")]
+        #[serde(skip)]
+        token_file: Option<PathBuf>,
     },
     /// Accept peers directly (peer to peer), over this store.
     Serve {
         /// Address to listen on, e.g. 0.0.0.0:7788.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7788")]
         listen: String,
-        /// Require this bearer token from peers.
-        #[arg(long, value_name = "T", env = "GAPMAP_SERVE_TOKEN")]
+        /// Require this bearer token from peers. On the command line it is visible to other local users
+        /// (`ps`): prefer --token-file or $GAPMAP_SERVE_TOKEN.
+        #[arg(
+            long,
+            value_name = "T",
+            env = "GAPMAP_SERVE_TOKEN",
+            hide_env_values = true
+        )]
         token: Option<String>,
+        /// Read the token from this file (its first line).
+        #[arg(long, value_name = "FILE")]
+        #[serde(skip)]
+        token_file: Option<PathBuf>,
         /// Announce this peer on the LAN over mDNS (`gapmap peers`, `sync --lan`).
         #[arg(long)]
         announce: bool,
@@ -285,9 +310,19 @@ pub enum RemoteAction {
         #[arg(value_name = "URL")]
         #[serde(default)]
         more: Vec<String>,
-        /// Bearer token to send.
-        #[arg(long, value_name = "T")]
+        /// Bearer token to send (kept in the store's settings). On the command line it is visible to other local users
+        /// (`ps`): prefer --token-file or $GAPMAP_REMOTE_TOKEN.
+        #[arg(
+            long,
+            value_name = "T",
+            env = "GAPMAP_REMOTE_TOKEN",
+            hide_env_values = true
+        )]
         token: Option<String>,
+        /// Read the token from this file (its first line).
+        #[arg(long, value_name = "FILE")]
+        #[serde(skip)]
+        token_file: Option<PathBuf>,
     },
     /// List remembered remotes.
     List,

@@ -219,14 +219,17 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
                 Ok(())
             }
         },
-        Command::Doctor => doctor_check(&ctx, json, out),
+        Command::Doctor => crate::doctor::doctor_in_owner(&ctx, json, out),
         Command::Remote { action } => net::remote(&ctx, action, json, out),
-        Command::Clone { id, from, token } => net::clone(&ctx, &id, &from, token, json, out),
+        Command::Clone {
+            id, from, token, ..
+        } => net::clone(&ctx, &id, &from, token, json, out),
         Command::Sync {
             url,
             token,
             watch,
             lan,
+            ..
         } => net::sync(
             &ctx,
             net::SyncArgs {
@@ -244,12 +247,14 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
             listen,
             token,
             announce,
+            ..
         } => net::serve(&ctx, &listen, token, announce, json, out),
         Command::Ui {
             listen,
             public,
             sync,
             token,
+            ..
         } => crate::ui::ui(
             &ctx,
             crate::ui::UiArgs {
@@ -348,6 +353,7 @@ fn new(ctx: &Context, title: &str, json: bool, out: &mut dyn Write) -> Result<()
 
 fn list(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
     let mut metas = ctx.store.list()?;
+    crate::doctor::fresh_counts(ctx, &mut metas)?;
     metas.sort_by(|a, b| b.updated_ms.cmp(&a.updated_ms).then(a.id.cmp(&b.id)));
     let current = ctx.store.setting(CURRENT_KEY)?;
     if json {
@@ -528,77 +534,6 @@ fn log(
             gapmap_canvas::time::format_datetime(e.time_ms),
             e.author,
             e.message
-        )?;
-    }
-    Ok(())
-}
-
-/// `gapmap doctor` inside the store's owner: does every canvas load?
-fn doctor_check(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
-    let report = ctx.store.store().verify()?;
-    print_check(&report, json, out)?;
-    if !report.unreadable.is_empty() {
-        bail!("{} canvas(es) do not load: stop the gapmap process that owns the store and run gapmap doctor to rebuild them", report.unreadable.len());
-    }
-    Ok(())
-}
-
-fn print_check(report: &gapmap_store::CheckReport, json: bool, out: &mut dyn Write) -> Result<()> {
-    if json {
-        writeln!(
-            out,
-            "{}",
-            json!({ "ok": report.healthy(), "check": report })
-        )?;
-        return Ok(());
-    }
-    match &report.open_error {
-        Some(err) => writeln!(out, "the store does not open: {err}")?,
-        None => writeln!(out, "{} canvas(es) checked", report.docs)?,
-    }
-    for (id, why) in &report.unreadable {
-        writeln!(out, "canvas {id} does not load: {why}")?;
-    }
-    for id in &report.unjournaled {
-        writeln!(
-            out,
-            "canvas {id} has no journal copy yet (it gets one on its next change)"
-        )?;
-    }
-    Ok(())
-}
-
-/// `gapmap doctor` with no owner running: checks the store and, if it does
-/// not open or a canvas does not load, rebuilds it from the journal (the
-/// broken database is kept aside).
-pub fn doctor(home: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
-    let check = gapmap_store::Store::check(home)?;
-    if check.open_error.is_none() && check.unreadable.is_empty() {
-        return print_check(&check, json, out);
-    }
-    let report = gapmap_store::Store::recover(home).with_context(|| {
-        format!(
-            "the store at {} could not be rebuilt from its journal",
-            home.display()
-        )
-    })?;
-    let after = gapmap_store::Store::check(home)?;
-    if json {
-        writeln!(
-            out,
-            "{}",
-            json!({ "ok": after.healthy(), "before": check, "recovered": report, "check": after })
-        )?;
-    } else {
-        print_check(&check, false, out)?;
-        writeln!(out, "{report}")?;
-        if let Some(aside) = &report.moved_aside {
-            writeln!(out, "the broken database was kept in {}", aside.display())?;
-        }
-        writeln!(
-            out,
-            "{} canvas(es) load again",
-            after.docs - after.unreadable.len()
         )?;
     }
     Ok(())

@@ -252,11 +252,18 @@ impl Context {
 
     /// Loads the canvas `id`.
     pub fn load_id(&self, id: DocId) -> Result<Loaded> {
-        let doc = self
+        let mut doc = self
             .store
             .load(&id.to_string())?
             .with_context(|| format!("unknown canvas {id} (see `gapmap list`)"))?;
-        let canvas = Canvas::from_doc(doc).with_context(|| format!("canvas {id}"))?;
+        let holds_back = !doc.get_missing_deps(&[]).is_empty();
+        let canvas = match Canvas::from_doc(doc) {
+            Ok(canvas) => canvas,
+            Err(_) if holds_back => bail!(
+                "canvas {id} lost its first changes to damage and does not load; see gapmap doctor, and sync with a remote that has it"
+            ),
+            Err(e) => return Err(e).with_context(|| format!("canvas {id}")),
+        };
         Ok(Loaded {
             id,
             canvas,

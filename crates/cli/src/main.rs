@@ -8,6 +8,7 @@ mod args;
 mod carry;
 mod commands;
 mod context;
+mod doctor;
 mod lan;
 mod live;
 mod net;
@@ -15,6 +16,7 @@ mod owner;
 mod png;
 mod research;
 mod sample;
+mod secrets;
 mod ui;
 mod words;
 
@@ -24,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use gapmap_store::{Store, StoreError};
 use tracing_subscriber::EnvFilter;
 
@@ -36,8 +38,15 @@ use crate::commands::Term;
 const LOCK_PATIENCE: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
-    let cli = Cli::try_parse().unwrap_or_else(|err| with_tip(err).exit());
+    let matches = Cli::command()
+        .try_get_matches()
+        .unwrap_or_else(|err| with_tip(err).exit());
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_tracing(cli.verbose);
+    if let Err(err) = secrets::resolve(&mut cli, &matches) {
+        eprintln!("gapmap: {err:#}");
+        return ExitCode::from(1);
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let result = dispatch(cli, &mut out).and_then(|code| {
@@ -66,7 +75,7 @@ fn dispatch(mut cli: Cli, out: &mut dyn Write) -> Result<u8> {
     let started = Instant::now();
     loop {
         if matches!(cli.command, Command::Doctor) {
-            match commands::doctor(&home, cli.json, out) {
+            match doctor::doctor(&home, cli.json, out) {
                 Err(err) if is_locked(&err) => {}
                 other => return other.map(|()| 0),
             }
@@ -88,6 +97,14 @@ fn dispatch(mut cli: Cli, out: &mut dyn Write) -> Result<u8> {
                     return Err(err.into());
                 }
                 std::thread::sleep(Duration::from_millis(15));
+            }
+            // Another user's store (or one we may not write): if its owner
+            // listens, it answers — and refuses another user plainly.
+            Err(err @ StoreError::NotWritable(_)) => {
+                if let Some(code) = owner::forward(&home, &cli, term)? {
+                    return Ok(code);
+                }
+                return Err(err.into());
             }
             Err(err) => return Err(err.into()),
         }

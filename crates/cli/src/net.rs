@@ -166,6 +166,7 @@ pub fn remote(ctx: &Context, action: RemoteAction, json: bool, out: &mut dyn Wri
             url,
             more,
             token,
+            ..
         } => {
             if name.is_empty() || name.contains("://") || name.chars().any(char::is_whitespace) {
                 bail!("bad remote name \"{name}\": use a short word such as team");

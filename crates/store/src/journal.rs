@@ -11,16 +11,21 @@
 //! ```
 //!
 //! `len` counts the kind byte and the data; the CRC-32 (IEEE) covers the same
-//! bytes. Reading stops at the first record that is short or fails its
-//! checksum: that is the torn tail of an interrupted append, and everything
-//! before it is intact. The generation changes whenever a file is rewritten
-//! (compaction), which lets the store tell "the same file, grown" from "a new
-//! file" when it compares the journal with what sled recorded.
+//! bytes. A record that is short or fails its checksum does not end the
+//! read: the records after it are found again ([`scan`]), and the bytes no
+//! intact record covers are reported, a torn tail (an append cut short by a
+//! crash) apart from other damage. The generation changes whenever a file is
+//! rewritten (compaction), which lets the store tell "the same file, grown"
+//! from "a new file" when it compares the journal with what sled recorded.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+pub(crate) mod scan;
+
+pub(crate) use scan::{Contents, Record};
 
 const MAGIC: &[u8; 8] = b"GMJRNL01";
 /// Bytes before the first record.
@@ -62,31 +67,6 @@ impl Kind {
     }
 }
 
-/// One record read back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Record {
-    pub(crate) kind: Kind,
-    pub(crate) data: Vec<u8>,
-}
-
-/// A journal file read back.
-#[derive(Debug)]
-pub(crate) struct Contents {
-    pub(crate) generation: u64,
-    pub(crate) records: Vec<Record>,
-    /// Length of the intact prefix (header and whole records).
-    pub(crate) valid_len: u64,
-    /// Length of the file; more than `valid_len` when the tail is torn.
-    pub(crate) file_len: u64,
-}
-
-impl Contents {
-    /// Whether an interrupted append left bytes after the last whole record.
-    pub(crate) fn torn(&self) -> bool {
-        self.file_len > self.valid_len
-    }
-}
-
 /// Appends one record to `out`.
 pub(crate) fn encode(kind: Kind, data: &[u8], out: &mut Vec<u8>) {
     let len = u32::try_from(data.len() + 1).expect("record larger than 4 GiB");
@@ -106,64 +86,18 @@ fn header(generation: u64) -> [u8; HEADER_LEN as usize] {
     h
 }
 
-/// Reads a whole journal file. A bad header is an `InvalidData` error; a torn
-/// or corrupt record ends the read without error.
+/// Reads a whole journal file (see [`scan::parse`]).
 pub(crate) fn read(path: &Path) -> io::Result<Contents> {
     let mut bytes = Vec::new();
     File::open(path)?.read_to_end(&mut bytes)?;
-    parse(&bytes)
-}
-
-fn parse(bytes: &[u8]) -> io::Result<Contents> {
-    if bytes.len() < HEADER_LEN as usize || &bytes[..8] != MAGIC {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "not a gapmap journal (bad header)",
-        ));
-    }
-    let generation = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
-    let mut records = Vec::new();
-    let mut pos = HEADER_LEN as usize;
-    while let Some((record, next)) = parse_record(bytes, pos) {
-        records.push(record);
-        pos = next;
-    }
-    Ok(Contents {
-        generation,
-        records,
-        valid_len: pos as u64,
-        file_len: bytes.len() as u64,
-    })
-}
-
-fn parse_record(bytes: &[u8], pos: usize) -> Option<(Record, usize)> {
-    let head = bytes.get(pos..pos + 8)?;
-    let len = u32::from_le_bytes(head[..4].try_into().ok()?);
-    let crc = u32::from_le_bytes(head[4..].try_into().ok()?);
-    if len == 0 || len > MAX_RECORD {
-        return None;
-    }
-    let body = bytes.get(pos + 8..pos + 8 + len as usize)?;
-    let mut check = Crc32::new();
-    check.update(body);
-    if check.finish() != crc {
-        return None;
-    }
-    let kind = Kind::from_byte(body[0])?;
-    Some((
-        Record {
-            kind,
-            data: body[1..].to_vec(),
-        },
-        pos + 8 + len as usize,
-    ))
+    scan::parse(&bytes)
 }
 
 /// Writes a complete journal file atomically: a temporary file, fsync,
 /// rename, fsync of the directory. Returns the file's length.
 pub(crate) fn write_atomic(path: &Path, generation: u64, records: &[u8]) -> io::Result<u64> {
     let tmp = tmp_path(path);
-    let mut f = File::create(&tmp)?;
+    let mut f = crate::private::create_file(&tmp)?;
     f.write_all(&header(generation))?;
     f.write_all(records)?;
     f.sync_all()?;
@@ -194,9 +128,22 @@ pub(crate) struct Appender {
 
 impl Appender {
     /// Opens an existing journal and cuts off a torn tail, so the next record
-    /// starts right after the last whole one.
+    /// starts right after the last whole one. Other damage is left in place
+    /// (the records after it are still read; `gapmap doctor` repairs it) and
+    /// appends go after it. A damaged magic is an `InvalidData` error: the
+    /// caller moves the file aside and starts a new one from sled.
     pub(crate) fn open(path: &Path) -> io::Result<Appender> {
         let contents = read(path)?;
+        if !contents.magic_ok {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the journal's header is damaged",
+            ));
+        }
+        if contents.damaged() {
+            tracing::warn!(path = %path.display(), bytes = contents.damaged_bytes(),
+                "journal is damaged; appending after the damage (run `gapmap doctor`)");
+        }
         let file = OpenOptions::new().append(true).open(path)?;
         if contents.torn() {
             tracing::warn!(path = %path.display(), bytes = contents.file_len - contents.valid_len,
@@ -207,7 +154,11 @@ impl Appender {
         Ok(Appender {
             file,
             generation: contents.generation,
-            len: contents.valid_len,
+            len: if contents.torn() {
+                contents.valid_len
+            } else {
+                contents.file_len
+            },
         })
     }
 
@@ -350,18 +301,12 @@ mod tests {
         assert_eq!(c.valid_len, len);
         assert!(!c.torn());
         assert_eq!(
-            c.records[0],
-            Record {
-                kind: Kind::Chunk,
-                data: b"hello".to_vec()
-            }
+            (c.records[0].kind, &c.records[0].data[..]),
+            (Kind::Chunk, &b"hello"[..])
         );
         assert_eq!(
-            c.records[1],
-            Record {
-                kind: Kind::Meta,
-                data: b"{}".to_vec()
-            }
+            (c.records[1].kind, &c.records[1].data[..]),
+            (Kind::Meta, &b"{}"[..])
         );
     }
 
@@ -393,15 +338,31 @@ mod tests {
     }
 
     #[test]
-    fn flipped_bit_ends_the_read() {
+    fn a_flipped_bit_loses_only_its_record_and_appends_keep_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.log");
         write_atomic(&path, 1, &two_records()).unwrap();
         let mut bytes = fs::read(&path).unwrap();
-        let last = bytes.len() - 1;
-        bytes[last] ^= 1;
+        bytes[HEADER_LEN as usize + 10] ^= 1;
         fs::write(&path, &bytes).unwrap();
-        assert_eq!(read(&path).unwrap().records.len(), 1);
+        let c = read(&path).unwrap();
+        assert_eq!(c.records.len(), 1);
+        assert_eq!(c.records[0].kind, Kind::Meta);
+        assert!(c.damaged());
+        // An append neither cuts the damage off nor hides the record after it.
+        let mut app = Appender::open(&path).unwrap();
+        assert_eq!(app.len(), bytes.len() as u64);
+        // (After damage, a record is only taken if its payload starts as
+        // its kind's must: JSON here.)
+        let mut third = Vec::new();
+        encode(Kind::Meta, b"{\"third\":3}", &mut third);
+        app.append(&third, true).unwrap();
+        let c = read(&path).unwrap();
+        assert_eq!(c.records.len(), 2);
+        assert_eq!(
+            fs::metadata(&path).unwrap().len(),
+            (bytes.len() + third.len()) as u64
+        );
     }
 
     #[test]

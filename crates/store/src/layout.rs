@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
 use crate::journal::Fnv64;
+use crate::DocMeta;
 
 /// The sled database, inside the store directory.
 pub(crate) const DB_DIR: &str = "db";
@@ -137,6 +138,50 @@ pub(crate) struct DocState {
     pub(crate) chunks: u64,
     /// The document's journal as of this state.
     pub(crate) journal: Option<JournalPos>,
+    /// This copy was rebuilt from a damaged journal when sled had no good
+    /// copy of its own: it does not vouch for the journal's damaged bytes
+    /// (what they held may be lost), so `gapmap doctor` must not treat it
+    /// as a second copy of them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) from_damaged_journal: bool,
+}
+
+/// An index entry as stored: the caller's [`DocMeta`] plus the heads of the
+/// document it was computed from. When the store rebuilds a document (from
+/// the journal) into another state than the one the entry describes, the
+/// heads differ and [`Store::stale_index`](crate::Store::stale_index) says
+/// so: the entry's counts may not match what loads. Readers of plain
+/// `DocMeta` ignore the extra field.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct IndexEntry {
+    #[serde(flatten)]
+    pub(crate) meta: DocMeta,
+    /// Absent in entries written before heads were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) heads: Option<Vec<String>>,
+}
+
+impl IndexEntry {
+    /// The JSON stored for `meta` describing the document at `heads`.
+    pub(crate) fn json(meta: &DocMeta, heads: &[automerge::ChangeHash]) -> Vec<u8> {
+        let mut heads: Vec<String> = heads.iter().map(ToString::to_string).collect();
+        heads.sort();
+        let entry = IndexEntry {
+            meta: meta.clone(),
+            heads: Some(heads),
+        };
+        serde_json::to_vec(&entry).expect("IndexEntry serializes")
+    }
+
+    /// Whether this entry was computed from a document with exactly `heads`
+    /// (an entry without heads is taken on trust).
+    pub(crate) fn describes(&self, heads: &[String]) -> bool {
+        self.heads.as_ref().is_none_or(|mine| {
+            let mut theirs = heads.to_vec();
+            theirs.sort();
+            *mine == theirs
+        })
+    }
 }
 
 #[cfg(test)]

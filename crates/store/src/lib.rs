@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! lock         flock'ed by the owning process for as long as it has the store open
-//! owner.pid    "<pid> <command line>" of that process, for the "in use" message
+//! owner.pid    "<pid> <command line>" of that process (secrets masked), for the "in use" message
 //! db/          sled: snapshots and change chunks per document, the index, settings
 //! journal/     <id>.log per document and settings.kv: a copy of every write
 //! ```
@@ -25,7 +25,8 @@
 //! `docs/durability.md` for the guarantees and the measurements behind them.
 //!
 //! Only one process may have a store open; another gets
-//! [`StoreError::Locked`] naming the owner.
+//! [`StoreError::Locked`] naming the owner. The directory is private to its
+//! user: created `0700` (a wider one is tightened), files `0600`.
 //!
 //! ```
 //! use automerge::{transaction::Transactable, AutoCommit, ReadDoc, ROOT};
@@ -51,11 +52,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod chunks;
 mod error;
 mod journal;
 mod layout;
 mod origins;
 mod owner;
+mod private;
 mod recovery;
 mod settings;
 mod store;
@@ -63,7 +66,10 @@ mod store;
 use serde::{Deserialize, Serialize};
 
 pub use error::{Result, StoreError};
-pub use recovery::{CheckReport, RecoveryReport};
+pub use recovery::{
+    ByteRange, CheckReport, DocReport, DoctorReport, JournalReport, Loss, RecoveryReport, Repair,
+    SettingsReport,
+};
 pub use store::Store;
 
 /// A document's entry in the index: what `gapmap list` shows.

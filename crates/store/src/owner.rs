@@ -7,12 +7,13 @@
 //! and dies with the process, so an `owner.pid` left by a killed process is
 //! harmless: the next opener simply overwrites it.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::{self, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::error::{file_err, Result, StoreError};
+use crate::private;
 
 /// Name of the lock file inside the store directory.
 pub(crate) const LOCK_FILE: &str = "lock";
@@ -23,7 +24,7 @@ pub(crate) const OWNER_FILE: &str = "owner.pid";
 #[derive(Debug)]
 pub(crate) struct OwnerLock {
     /// Kept open: closing it releases the lock.
-    _file: File,
+    _file: fs::File,
     /// `dir/owner.pid`, removed on a clean drop.
     owner_path: PathBuf,
 }
@@ -31,9 +32,10 @@ pub(crate) struct OwnerLock {
 impl OwnerLock {
     /// Creates `dir` if needed, takes the lock and writes `owner.pid`.
     pub(crate) fn acquire(dir: &Path) -> Result<OwnerLock> {
-        fs::create_dir_all(dir).map_err(|e| not_writable_or(dir, "create", e))?;
+        private::create_dir(dir).map_err(|e| not_writable_or(dir, "create", e))?;
+        private::tighten_store_dir(dir);
         let lock_path = dir.join(LOCK_FILE);
-        let file = OpenOptions::new()
+        let file = private::options()
             .read(true)
             .write(true)
             .create(true)
@@ -101,14 +103,14 @@ pub(crate) fn read_owner(dir: &Path) -> (Option<u32>, Option<String>) {
 /// sees half of it.
 fn write_owner(path: &Path) -> io::Result<()> {
     let tmp = path.with_extension("pid.tmp");
-    let mut f = File::create(&tmp)?;
+    let mut f = private::create_file(&tmp)?;
     writeln!(f, "{} {}", std::process::id(), command_line())?;
     drop(f);
     fs::rename(&tmp, path)
 }
 
-/// This process's command line with the program's directory dropped, on one
-/// line: `gapmap ui --listen 127.0.0.1:7777`.
+/// This process's command line with the program's directory dropped and
+/// secrets masked, on one line: `gapmap ui --listen 127.0.0.1:7777 --token ***`.
 fn command_line() -> String {
     let mut args = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
     let program = args
@@ -120,7 +122,7 @@ fn command_line() -> String {
         })
         .unwrap_or_default();
     let line = std::iter::once(program)
-        .chain(args)
+        .chain(masked(args))
         .collect::<Vec<_>>()
         .join(" ");
     let line: String = line
@@ -130,9 +132,103 @@ fn command_line() -> String {
     line.chars().take(200).collect()
 }
 
+/// `args` with secrets replaced by `***`: the value of any option whose
+/// name says token, secret or password (`--token T`, `--token=T`; not
+/// `--token-file F`, a path), a URL's password (`redis://:pw@host`) and a
+/// `token=` query parameter.
+fn masked(args: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut hide_next = false;
+    for arg in args {
+        if std::mem::take(&mut hide_next) {
+            out.push("***".to_string());
+            continue;
+        }
+        if arg.starts_with('-') {
+            let (name, value) = match arg.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (arg.as_str(), None),
+            };
+            if secret_option(name) {
+                match value {
+                    Some(_) => out.push(format!("{name}=***")),
+                    None => {
+                        out.push(arg.clone());
+                        hide_next = true;
+                    }
+                }
+                continue;
+            }
+        }
+        out.push(masked_url(&arg));
+    }
+    out
+}
+
+fn secret_option(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    !name.ends_with("-file")
+        && ["token", "secret", "password", "passwd"]
+            .iter()
+            .any(|s| name.contains(s))
+}
+
+/// A URL's password and `token=` query parameter masked.
+fn masked_url(arg: &str) -> String {
+    let mut arg = arg.to_string();
+    if let Some(scheme_end) = arg.find("://") {
+        let rest = &arg[scheme_end + 3..];
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            arg = format!("{}://***@{}", &arg[..scheme_end], &rest[at + 1..]);
+        }
+    }
+    let mut out = String::new();
+    let mut rest = arg.as_str();
+    while let Some(i) = rest.find("token=") {
+        let boundary = i == 0 || matches!(rest.as_bytes()[i - 1], b'?' | b'&');
+        let value_start = i + "token=".len();
+        out.push_str(&rest[..value_start]);
+        rest = &rest[value_start..];
+        if boundary {
+            let end = rest.find(['&', '#']).unwrap_or(rest.len());
+            out.push_str("***");
+            rest = &rest[end..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_masked_in_the_command_line() {
+        let args = |a: &[&str]| masked(a.iter().map(|s| s.to_string()));
+        assert_eq!(
+            args(&["serve", "--token", "s3cret", "--listen", "0.0.0.0:1"]),
+            ["serve", "--token", "***", "--listen", "0.0.0.0:1"]
+        );
+        assert_eq!(args(&["ui", "--token=s3cret"]), ["ui", "--token=***"]);
+        assert_eq!(
+            args(&["sync", "--token-file", "/run/t"]),
+            ["sync", "--token-file", "/run/t"]
+        );
+        assert_eq!(
+            args(&["--backend", "redis://:pw@10.0.0.5:6379/2"]),
+            ["--backend", "redis://***@10.0.0.5:6379/2"]
+        );
+        assert_eq!(
+            args(&["sync", "wss://relay.example/?token=abc&x=1"]),
+            ["sync", "wss://relay.example/?token=***&x=1"]
+        );
+        assert_eq!(
+            args(&["add", "now", "mytoken=fine"]),
+            ["add", "now", "mytoken=fine"]
+        );
+    }
 
     #[test]
     fn owner_file_round_trips() {

@@ -1,5 +1,6 @@
-//! Rebuilding from the journal: roll-forward on open, [`Store::recover`] for
-//! `gapmap doctor`, and [`Store::check`] / [`Store::verify`].
+//! Rebuilding from the journal: roll-forward on open, [`Store::recover`],
+//! [`Store::check`] / [`Store::verify`], and `gapmap doctor`'s examination
+//! of both copies of every document ([`Store::doctor`], in `doctor.rs`).
 
 use std::fs;
 use std::io;
@@ -10,10 +11,18 @@ use serde::Serialize;
 
 use crate::error::{file_err, Result, StoreError};
 use crate::journal::{self, Kind};
-use crate::layout::{self, JournalPos};
+use crate::layout::{self, IndexEntry, JournalPos};
 use crate::owner::OwnerLock;
 use crate::store::{unix_secs, Store};
 use crate::{DocMeta, Options};
+
+mod doctor;
+mod salvage;
+
+pub use doctor::{ByteRange, DocReport, DoctorReport, JournalReport, Loss, Repair, SettingsReport};
+use salvage::{
+    apply_records, cut_torn_tail, doc_id_of_journal, read_journal_file, DbCopy, JournalFile,
+};
 
 /// What [`Store::recover`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -28,6 +37,9 @@ pub struct RecoveryReport {
     pub bytes: u64,
     /// Journal files that ended in a torn record (ignored).
     pub torn: usize,
+    /// Journal files with damage other than a torn tail; the records after
+    /// the damage were read too.
+    pub damaged: usize,
     /// Settings restored.
     pub settings: usize,
     /// Journals that could not be used, with the reason.
@@ -43,6 +55,9 @@ impl std::fmt::Display for RecoveryReport {
         )?;
         if self.torn > 0 {
             write!(f, "; ignored {} torn record(s)", self.torn)?;
+        }
+        if self.damaged > 0 {
+            write!(f, "; read past the damage in {} journal(s)", self.damaged)?;
         }
         if !self.failed.is_empty() {
             write!(f, "; {} journal(s) unusable", self.failed.len())?;
@@ -64,12 +79,17 @@ pub struct CheckReport {
     /// Documents without a journal file (they get one on their next save;
     /// until then `recover` cannot rebuild them).
     pub unjournaled: Vec<String>,
+    /// Documents whose journal file is damaged (beyond a torn tail).
+    pub damaged_journals: Vec<String>,
 }
 
 impl CheckReport {
     /// Whether nothing is wrong.
     pub fn healthy(&self) -> bool {
-        self.open_error.is_none() && self.unreadable.is_empty() && self.unjournaled.is_empty()
+        self.open_error.is_none()
+            && self.unreadable.is_empty()
+            && self.unjournaled.is_empty()
+            && self.damaged_journals.is_empty()
     }
 }
 
@@ -82,19 +102,7 @@ impl Store {
     pub fn recover(dir: &Path) -> Result<RecoveryReport> {
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
         let owner = OwnerLock::acquire(&dir)?;
-        let db_dir = dir.join(layout::DB_DIR);
-        let mut moved_aside = None;
-        if db_dir.exists() {
-            let mut aside = dir.join(format!("db.broken-{}", unix_secs()));
-            let mut n = 1;
-            while aside.exists() {
-                aside = dir.join(format!("db.broken-{}-{n}", unix_secs()));
-                n += 1;
-            }
-            fs::rename(&db_dir, &aside).map_err(file_err("move aside", &db_dir))?;
-            tracing::warn!(from = %db_dir.display(), to = %aside.display(), "moved the database aside");
-            moved_aside = Some(aside);
-        }
+        let moved_aside = move_db_aside(&dir)?;
         let store = Store::open_locked(&dir, owner, Options::default())?;
         let mut report = store.roll_forward()?;
         report.moved_aside = moved_aside;
@@ -116,7 +124,9 @@ impl Store {
         }
     }
 
-    /// Loads every document of this open store and checks it has a journal.
+    /// Loads every document of this open store and checks that it has a
+    /// journal and that the journal reads without damage. (A full
+    /// comparison of the two copies is [`Store::examine`].)
     pub fn verify(&self) -> Result<CheckReport> {
         let mut report = CheckReport::default();
         for meta in self.list()? {
@@ -124,14 +134,60 @@ impl Store {
             if let Err(e) = self.load(&meta.id) {
                 report.unreadable.push((meta.id.clone(), e.to_string()));
             }
-            if !self
-                .journal_path(&Store::doc_journal_name(&meta.id))
-                .exists()
-            {
-                report.unjournaled.push(meta.id);
+            let path = self.journal_path(&Store::doc_journal_name(&meta.id));
+            match read_journal_file(&path)? {
+                JournalFile::Missing => report.unjournaled.push(meta.id),
+                JournalFile::Unusable(_) => report.damaged_journals.push(meta.id),
+                JournalFile::Read(read) if read.contents.damaged() => {
+                    report.damaged_journals.push(meta.id)
+                }
+                JournalFile::Read(_) => {}
             }
         }
         Ok(report)
+    }
+
+    /// Documents whose index entry was computed from another state than
+    /// the one stored — after the store rebuilt them from the journal — so
+    /// that its counts may not match what [`Store::load`] gives. The caller,
+    /// who knows what the counts mean, recomputes them (and a [`Store::save`]
+    /// with the new entry clears the disagreement).
+    pub fn stale_index(&self) -> Result<Vec<String>> {
+        let mut stale = Vec::new();
+        for kv in self.inner.index.iter() {
+            let (k, v) = kv?;
+            let id = String::from_utf8_lossy(&k).into_owned();
+            let entry: IndexEntry = serde_json::from_slice(&v)
+                .map_err(|e| self.corrupt(format!("index entry of document {id}: {e}")))?;
+            let fresh = match self.state(&id)? {
+                Some(state) => entry.describes(&state.heads),
+                None => false,
+            };
+            if !fresh {
+                stale.push(id);
+            }
+        }
+        Ok(stale)
+    }
+
+    /// The changes of document `id` that are stored but not applied,
+    /// because changes they depend on are missing (lost in damage the
+    /// journal and the database both suffered). They are kept: they apply
+    /// as soon as the missing changes arrive, e.g. from a peer.
+    pub fn held_changes(&self, id: &str) -> Result<Vec<automerge::Change>> {
+        layout::validate_id(id)?;
+        let _shared = self.inner.writer.read().unwrap_or_else(|e| e.into_inner());
+        let Some(mut doc) = self.read_doc(id)? else {
+            return Ok(Vec::new());
+        };
+        let mut held = Vec::new();
+        if doc.get_missing_deps(&[]).is_empty() {
+            return Ok(held);
+        }
+        for (_, _, bytes) in self.doc_chunks(id)? {
+            crate::chunks::held(&mut doc, &bytes, &mut held);
+        }
+        Ok(held)
     }
 
     /// Brings sled up to date with the journal: every journal file whose
@@ -156,61 +212,48 @@ impl Store {
                 fs::remove_file(&path).map_err(file_err("remove", &path))?;
             } else if name == layout::SETTINGS_JOURNAL {
                 self.roll_forward_settings(&path, &mut report)?;
-            } else if let Some(id) = name.strip_suffix(&format!(".{}", layout::DOC_JOURNAL_EXT)) {
-                if layout::validate_id(id).is_ok() {
-                    self.roll_forward_doc(id, &path, &mut report)?;
-                }
+            } else if let Some(id) = doc_id_of_journal(&name) {
+                self.roll_forward_doc(id, &path, &mut report)?;
             }
         }
         Ok(report)
     }
 
     fn roll_forward_doc(&self, id: &str, path: &Path, report: &mut RecoveryReport) -> Result<()> {
-        let recorded = self.state(id)?.and_then(|s| s.journal);
+        // A state sled cannot parse is a copy sled does not have.
+        let state = self.state(id).ok().flatten();
+        let recorded = state.as_ref().and_then(|s| s.journal);
         if recorded.is_some() && recorded == current_pos(path)? {
             return Ok(());
         }
-        let contents = match read_journal(path)? {
-            Ok(c) => c,
-            Err(reason) => {
+        let read = match read_journal_file(path)? {
+            JournalFile::Read(read) => read,
+            JournalFile::Missing => return Ok(()),
+            JournalFile::Unusable(reason) => {
                 tracing::warn!(id, reason, "journal unusable");
                 report.failed.push((id.to_string(), reason));
                 return Ok(());
             }
         };
-        report.torn += usize::from(contents.torn());
-        // The journal holds everything sled does, so a document sled cannot
-        // load is rebuilt from the journal alone.
-        let mut doc = match self.read_doc(id) {
-            Ok(doc) => doc.unwrap_or_default(),
-            Err(StoreError::Corrupt { detail, .. }) => {
-                tracing::warn!(id, detail, "rebuilding a damaged document from its journal");
-                AutoCommit::new()
+        let len = cut_torn_tail(path, &read.contents)?;
+        report.torn += usize::from(read.contents.torn());
+        let damaged = read.contents.damaged();
+        report.damaged += usize::from(damaged);
+        // The journal holds everything sled does; sled's copy (or what of
+        // it loads) is the base, so nothing either holds is dropped.
+        let (mut doc, sled_good) = match self.db_copy(id)? {
+            DbCopy::Good(doc) => (doc, true),
+            DbCopy::Damaged { doc, why } => {
+                tracing::warn!(id, why, "rebuilding a damaged document from its journal");
+                (doc, false)
             }
-            Err(e) => return Err(e),
+            DbCopy::Missing => (AutoCommit::new(), false),
         };
-        let mut meta: Option<DocMeta> = self.meta(id)?;
-        let mut applied = 0;
-        for record in &contents.records {
-            match record.kind {
-                Kind::Snapshot | Kind::Chunk => match doc.load_incremental(&record.data) {
-                    Ok(_) => {
-                        applied += 1;
-                        report.chunks += 1;
-                        report.bytes += record.data.len() as u64;
-                    }
-                    Err(e) => {
-                        tracing::warn!(id, error = %e, "skipping a journal record that does not load")
-                    }
-                },
-                Kind::Meta => match serde_json::from_slice(&record.data) {
-                    Ok(m) => meta = Some(m),
-                    Err(e) => tracing::warn!(id, error = %e, "skipping a bad index record"),
-                },
-                Kind::Setting => {}
-            }
-        }
-        if applied == 0 && doc.get_heads().is_empty() && meta.is_none() {
+        let applied = apply_records(&mut doc, &read, id);
+        report.chunks += applied.records;
+        report.bytes += applied.bytes;
+        let entry = pick_entry(&doc.get_heads(), [applied.entry, self.index_entry(id)]);
+        if applied.records == 0 && doc.get_heads().is_empty() && entry.is_none() {
             report.failed.push((
                 id.to_string(),
                 "the journal holds no loadable change".into(),
@@ -226,20 +269,24 @@ impl Store {
             ));
             return Ok(());
         }
-        let meta = DocMeta {
-            id: id.to_string(),
-            ..meta.unwrap_or_default()
-        };
-        let meta_json = serde_json::to_vec(&meta).expect("DocMeta serializes");
+        let entry_json = rebuilt_entry(id, entry);
         let pos = JournalPos {
-            generation: contents.generation,
-            len: contents.valid_len,
+            generation: read.contents.generation,
+            len,
         };
-        self.replace_with_snapshot(id, &snapshot, &doc.get_heads(), &meta_json, pos)?;
+        let from_damaged = (damaged && !sled_good) || state.is_some_and(|s| s.from_damaged_journal);
+        self.replace_with_snapshot(
+            id,
+            &snapshot,
+            &doc.get_heads(),
+            &entry_json,
+            pos,
+            from_damaged,
+        )?;
         report.docs += 1;
         tracing::info!(
             id,
-            records = applied,
+            records = applied.records,
             "rolled the document forward from its journal"
         );
         Ok(())
@@ -254,9 +301,10 @@ impl Store {
         if recorded.is_some() && recorded == current_pos(path)? {
             return Ok(());
         }
-        let contents = match read_journal(path)? {
-            Ok(c) => c,
-            Err(reason) => {
+        let read = match read_journal_file(path)? {
+            JournalFile::Read(read) => read,
+            JournalFile::Missing => return Ok(()),
+            JournalFile::Unusable(reason) => {
                 tracing::warn!(reason, "settings journal unusable");
                 report
                     .failed
@@ -264,20 +312,14 @@ impl Store {
                 return Ok(());
             }
         };
-        report.torn += usize::from(contents.torn());
-        let mut latest = std::collections::BTreeMap::new();
-        for record in contents.records.iter().filter(|r| r.kind == Kind::Setting) {
-            match serde_json::from_slice::<(String, Option<String>)>(&record.data) {
-                Ok((k, v)) => {
-                    latest.insert(k, v);
-                }
-                Err(e) => tracing::warn!(error = %e, "skipping a bad settings record"),
-            }
-        }
+        let len = cut_torn_tail(path, &read.contents)?;
+        report.torn += usize::from(read.contents.torn());
+        report.damaged += usize::from(read.contents.damaged());
+        let latest = latest_settings(&read);
         report.settings = latest.values().filter(|v| v.is_some()).count();
         let pos = JournalPos {
-            generation: contents.generation,
-            len: contents.valid_len,
+            generation: read.contents.generation,
+            len,
         };
         for (k, v) in &latest {
             self.commit_setting(k, v.as_deref(), pos)?;
@@ -299,27 +341,67 @@ fn current_pos(path: &Path) -> Result<Option<JournalPos>> {
     Ok(Some(JournalPos { generation, len }))
 }
 
-/// Reads a journal and cuts off its torn tail (we own the store, and the
-/// bytes past the last whole record are unreadable anyway). The inner error
-/// is a journal that cannot be used at all.
-fn read_journal(path: &Path) -> Result<Result<journal::Contents, String>> {
-    let contents = match journal::read(path) {
-        Ok(c) => c,
-        Err(e) if e.kind() == io::ErrorKind::InvalidData => return Ok(Err(e.to_string())),
-        Err(e) => return Err(file_err("read", path)(e)),
-    };
-    if contents.torn() {
-        tracing::warn!(path = %path.display(), bytes = contents.file_len - contents.valid_len,
-            "ignoring the torn tail of a journal");
-        let f = fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(file_err("open", path))?;
-        f.set_len(contents.valid_len)
-            .map_err(file_err("truncate", path))?;
-        f.sync_all().map_err(file_err("sync", path))?;
+/// The last value of every setting in a settings journal.
+fn latest_settings(
+    read: &salvage::JournalRead,
+) -> std::collections::BTreeMap<String, Option<String>> {
+    let mut latest = std::collections::BTreeMap::new();
+    for record in read.records() {
+        if record.kind != Kind::Setting {
+            continue;
+        }
+        match serde_json::from_slice::<(String, Option<String>)>(&record.data) {
+            Ok((k, v)) => {
+                latest.insert(k, v);
+            }
+            Err(e) => tracing::warn!(error = %e, "skipping a bad settings record"),
+        }
     }
-    Ok(Ok(contents))
+    latest
+}
+
+/// The index entry to store for a document the store rebuilt: the given
+/// one with its own heads (so a disagreement with the rebuilt document
+/// shows in [`Store::stale_index`]), or an empty one marked stale.
+fn rebuilt_entry(id: &str, entry: Option<IndexEntry>) -> Vec<u8> {
+    let mut entry = entry.unwrap_or_default();
+    entry.meta = DocMeta {
+        id: id.to_string(),
+        ..entry.meta
+    };
+    entry.heads.get_or_insert_with(Vec::new);
+    serde_json::to_vec(&entry).expect("IndexEntry serializes")
+}
+
+/// Of the index entries found (most trusted first), the one computed for
+/// a document with `heads`, else the first.
+fn pick_entry(
+    heads: &[automerge::ChangeHash],
+    found: impl IntoIterator<Item = Option<IndexEntry>>,
+) -> Option<IndexEntry> {
+    let found: Vec<IndexEntry> = found.into_iter().flatten().collect();
+    let heads: Vec<String> = heads.iter().map(ToString::to_string).collect();
+    let fits = found
+        .iter()
+        .position(|e| e.heads.is_some() && e.describes(&heads));
+    found.into_iter().nth(fits.unwrap_or(0))
+}
+
+/// Moves `dir/db` to `dir/db.broken-<unix seconds>` if it exists.
+fn move_db_aside(dir: &Path) -> Result<Option<std::path::PathBuf>> {
+    let db_dir = dir.join(layout::DB_DIR);
+    if !db_dir.exists() {
+        return Ok(None);
+    }
+    let mut aside = dir.join(format!("db.broken-{}", unix_secs()));
+    let mut n = 1;
+    while aside.exists() {
+        aside = dir.join(format!("db.broken-{}-{n}", unix_secs()));
+        n += 1;
+    }
+    fs::rename(&db_dir, &aside).map_err(file_err("move aside", &db_dir))?;
+    tracing::warn!(from = %db_dir.display(), to = %aside.display(), "moved the database aside");
+    Ok(Some(aside))
 }
 
 #[cfg(test)]

@@ -100,7 +100,7 @@ impl Store {
     }
 
     /// All current settings as journal records.
-    fn settings_records(&self) -> Result<Vec<u8>> {
+    pub(crate) fn settings_records(&self) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         for (k, v) in self.settings()? {
             let json = serde_json::to_vec(&(k, Some(v))).expect("strings serialize");

@@ -13,8 +13,9 @@ use sled::{IVec, Transactional};
 
 use crate::error::{file_err, Result, StoreError};
 use crate::journal::{self, Appender, Kind};
-use crate::layout::{self, ChunkKind, DocKey, DocState, JournalPos};
+use crate::layout::{self, ChunkKind, DocKey, DocState, IndexEntry, JournalPos};
 use crate::owner::{not_writable_or, OwnerLock};
+use crate::private;
 use crate::{DocMeta, Durability, Options};
 
 /// A store directory opened by this process. Cloning gives another handle to
@@ -90,13 +91,15 @@ impl Store {
         let db_dir = dir.join(layout::DB_DIR);
         let journal_dir = dir.join(layout::JOURNAL_DIR);
         if !journal_dir.exists() {
-            fs::create_dir_all(&journal_dir).map_err(|e| not_writable_or(dir, "create", e))?;
+            private::create_dir(&journal_dir).map_err(|e| not_writable_or(dir, "create", e))?;
             // The journal's directory entry must outlive a power cut too.
             journal::sync_dir(dir).map_err(file_err("sync", dir))?;
         }
-        fs::create_dir_all(&db_dir).map_err(|e| not_writable_or(dir, "create", e))?;
+        private::create_dir(&db_dir).map_err(|e| not_writable_or(dir, "create", e))?;
         remove_stale_snapshots(&db_dir)?;
         let db = open_sled(dir, &db_dir)?;
+        // sled made its files with the umask.
+        private::tighten_tree(&db_dir);
         let inner = Inner {
             dir: dir.to_path_buf(),
             opts,
@@ -176,18 +179,20 @@ impl Store {
             id: id.to_string(),
             ..meta.clone()
         };
-        let meta_json = serde_json::to_vec(&meta).expect("DocMeta serializes");
+        // Stored changes `doc` has not seen stay heads of the union.
+        let not_in_doc: Vec<ChangeHash> = known
+            .into_iter()
+            .filter(|h| doc.document().get_change_meta_by_hash(h).is_none())
+            .collect();
+        let mut heads = doc.get_heads();
+        heads.extend(not_in_doc.iter().copied());
+        let meta_json = IndexEntry::json(&meta, &heads);
         if bytes.is_empty()
             && state.is_some()
             && self.inner.index.get(id)?.as_deref() == Some(&meta_json[..])
         {
             return Ok(());
         }
-        // Stored changes `doc` has not seen stay heads of the union.
-        let not_in_doc: Vec<ChangeHash> = known
-            .into_iter()
-            .filter(|h| doc.document().get_change_meta_by_hash(h).is_none())
-            .collect();
         let state = state.unwrap_or_default();
         let chunk_total = state.chunk_bytes + bytes.len() as u64;
         if !bytes.is_empty()
@@ -201,8 +206,10 @@ impl Store {
                 Some(stored)
             };
             let full = full.as_mut().unwrap_or(doc);
+            // `save` keeps the changes held back for missing dependencies.
             let snapshot = full.save();
             let heads = full.get_heads();
+            let meta_json = IndexEntry::json(&meta, &heads);
             return self.compact(&mut w, id, &snapshot, &heads, &meta_json);
         }
 
@@ -213,8 +220,6 @@ impl Store {
         journal::encode(Kind::Meta, &meta_json, &mut records);
         let (pos, pending_sync) = self.append_doc_journal(&mut w, id, &records)?;
 
-        let mut heads = doc.get_heads();
-        heads.extend(not_in_doc);
         let mut new_state = DocState {
             heads: heads.iter().map(ToString::to_string).collect(),
             journal: Some(pos),
@@ -291,7 +296,7 @@ impl Store {
             id: id.to_string(),
             ..meta.clone()
         };
-        let meta_json = serde_json::to_vec(&meta).expect("DocMeta serializes");
+        let meta_json = IndexEntry::json(&meta, heads);
         let chunk_total = state.chunk_bytes + changes.len() as u64;
         if !changes.is_empty()
             && chunk_total > state.snapshot_bytes.max(self.inner.opts.compact_min_bytes)
@@ -301,6 +306,7 @@ impl Store {
                 .map_err(|e| self.corrupt(format!("changes for document {id} do not load: {e}")))?;
             let snapshot = full.save();
             let heads = full.get_heads();
+            let meta_json = IndexEntry::json(&meta, &heads);
             return self.compact(&mut w, id, &snapshot, &heads, &meta_json);
         }
         let mut records = Vec::new();
@@ -410,7 +416,7 @@ impl Store {
 
     /// Replaces a document's snapshot and chunks with `snapshot`: the journal
     /// first (rewritten atomically), then sled in one transaction.
-    fn compact(
+    pub(crate) fn compact(
         &self,
         w: &mut Writer,
         id: &str,
@@ -435,6 +441,7 @@ impl Store {
             heads,
             meta_json,
             JournalPos { generation, len },
+            false,
         )
     }
 
@@ -446,6 +453,7 @@ impl Store {
         heads: &[ChangeHash],
         meta_json: &[u8],
         pos: JournalPos,
+        from_damaged_journal: bool,
     ) -> Result<()> {
         let old: Vec<IVec> = self
             .doc_chunks(id)?
@@ -459,6 +467,7 @@ impl Store {
             chunk_bytes: 0,
             chunks: 0,
             journal: Some(pos),
+            from_damaged_journal,
         };
         self.commit_doc(id, &old, &[(key, snapshot)], &state, meta_json)
     }

@@ -266,22 +266,31 @@ fn network_mistakes_give_one_clear_line() {
     let relay = Relay::start(dir.path(), &["--tokens", tokens.to_str().unwrap()]);
     let url = url(&relay);
     assert!(s.fails(&["sync", &url]).contains("401"));
+    // (A failing command must say one line: tokens from files, not argv,
+    // which would add the warning that argv is visible to others.)
+    let file = |name: &str, secret: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, secret).unwrap();
+        std::fs::set_permissions(
+            &path,
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (wrong, reader) = (
+        file("wrong", "wrong-wrong-wrong-wrong"),
+        file("reader", "reader-reader-reader"),
+    );
     assert!(s
-        .fails(&["sync", &url, "--token", "wrong-wrong-wrong-wrong"])
+        .fails(&["sync", &url, "--token-file", &wrong])
         .contains("401"));
-    let line = s.fails(&["sync", &url, "--token", "reader-reader-reader"]);
+    let line = s.fails(&["sync", &url, "--token-file", &reader]);
     assert!(line.contains("read-only"), "{line}");
     s.ok(&["sync", &url, "--token", "writer-writer-writer"]);
     let other = Store::new("eli");
     let missing = gapmap_canvas::DocId::random().to_string();
-    let line = other.fails(&[
-        "clone",
-        &missing,
-        "--from",
-        &url,
-        "--token",
-        "reader-reader-reader",
-    ]);
+    let line = other.fails(&["clone", &missing, "--from", &url, "--token-file", &reader]);
     assert!(line.contains("does not have"), "{line}");
     assert_eq!(
         other.ok(&[

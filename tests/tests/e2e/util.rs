@@ -69,6 +69,9 @@ impl Store {
         let mut cmd = Command::new(bin("gapmap"));
         cmd.env_remove("GAPMAP_HOME")
             .env_remove("GAPMAP_NAME")
+            .env_remove("GAPMAP_TOKEN")
+            .env_remove("GAPMAP_SERVE_TOKEN")
+            .env_remove("GAPMAP_REMOTE_TOKEN")
             .env("NO_COLOR", "1")
             // mDNS stays on this machine in tests.
             .env("GAPMAP_MDNS_INTERFACE", "lo")
