@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
+use crate::words::plural;
 use anyhow::{bail, Result};
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{AutoCommit, Change, ObjType, ReadDoc, ScalarValue, Value, ROOT};
@@ -172,7 +173,7 @@ fn finish(
         let what = if lost.is_empty() {
             "settings".to_string()
         } else {
-            format!("{} canvas(es)", lost.len())
+            plural(lost.len(), "canvas", "canvases")
         };
         bail!("data is lost in {what} (see above): run gapmap sync with a remote that has these canvases to get back what it holds, then gapmap doctor again");
     }
@@ -206,7 +207,11 @@ fn print_text(report: &DoctorReport, canvases: &[CanvasReport], out: &mut dyn Wr
     }
     print_settings(report, out)?;
     let damaged = report.docs.iter().filter(|d| !d.healthy()).count();
-    write!(out, "{} canvas(es) checked", report.docs.len())?;
+    write!(
+        out,
+        "{} checked",
+        plural(report.docs.len(), "canvas", "canvases")
+    )?;
     if damaged == 0 {
         writeln!(out, ": both copies of each are whole")?;
     } else {
@@ -240,13 +245,13 @@ fn print_doc(doc: &DocReport, canvas: Option<&CanvasReport>, out: &mut dyn Write
             .collect();
         writeln!(
             out,
-            "  journal: damaged at bytes {} ({} intact record(s) read around the damage{})",
+            "  journal: damaged at bytes {} ({} read around the damage{})",
             ranges.join(", "),
-            j.records,
+            plural(j.records, "intact record", "intact records"),
             if j.recovered > 0 {
                 format!(
-                    ", {} damaged record(s) whose content was whole used",
-                    j.recovered
+                    ", {} whose content was whole used",
+                    plural(j.recovered, "damaged record", "damaged records")
                 )
             } else {
                 String::new()
@@ -256,8 +261,8 @@ fn print_doc(doc: &DocReport, canvas: Option<&CanvasReport>, out: &mut dyn Write
     if j.lacked > 0 {
         writeln!(
             out,
-            "  journal: lacked {} change(s) the database has",
-            j.lacked
+            "  journal: lacked {} the database has",
+            plural(j.lacked, "change", "changes")
         )?;
     }
     if let Some(db) = &doc.database {
@@ -266,8 +271,8 @@ fn print_doc(doc: &DocReport, canvas: Option<&CanvasReport>, out: &mut dyn Write
     if doc.database_lacked > 0 {
         writeln!(
             out,
-            "  database copy: lacked {} change(s) the journal has",
-            doc.database_lacked
+            "  database copy: lacked {} the journal has",
+            plural(doc.database_lacked, "change", "changes")
         )?;
     }
     for repair in &doc.repairs {
@@ -285,25 +290,25 @@ fn print_doc(doc: &DocReport, canvas: Option<&CanvasReport>, out: &mut dyn Write
         if !lost.missing_changes.is_empty() {
             writeln!(
                 out,
-                "  LOST: {} change(s) no copy holds ({}); {} later change(s) are kept but cannot apply without them",
-                lost.missing_changes.len(),
+                "  LOST: {} no copy holds ({}); {} kept but cannot apply without them",
+                plural(lost.missing_changes.len(), "change", "changes"),
                 short_hashes(&lost.missing_changes),
-                lost.held_changes
+                plural(lost.held_changes, "later change is", "later changes are")
             )?;
         }
         if !lost.lost_heads.is_empty() {
             writeln!(
                 out,
-                "  LOST: {} change(s) the copies recorded that no copy holds ({})",
-                lost.lost_heads.len(),
+                "  LOST: {} the copies recorded that no copy holds ({})",
+                plural(lost.lost_heads.len(), "change", "changes"),
                 short_hashes(&lost.lost_heads)
             )?;
         }
         if lost.unreadable_bytes > 0 {
             writeln!(
                 out,
-                "  LOST: {} byte(s) of the journal are unreadable and no other copy holds what they held",
-                lost.unreadable_bytes
+                "  LOST: {} of the journal unreadable, and no other copy holds what they held",
+                plural(lost.unreadable_bytes as usize, "byte", "bytes")
             )?;
         }
         if lost.unconfirmed_bytes > 0 {
@@ -345,8 +350,8 @@ fn print_doc(doc: &DocReport, canvas: Option<&CanvasReport>, out: &mut dyn Write
     if let Some(c) = canvas.filter(|c| c.unaccounted_notes > 0) {
         writeln!(
             out,
-            "  LOST: {} note(s) the index counted are neither on the board nor in a surviving change (created in the lost change; text not known)",
-            c.unaccounted_notes
+            "  LOST: {} the index counted, neither on the board nor in a surviving change (created in the lost change; text not known)",
+            plural(c.unaccounted_notes, "note", "notes")
         )?;
     }
     if let Some(what) = &doc.unrepaired {
@@ -363,8 +368,8 @@ fn print_settings(report: &DoctorReport, out: &mut dyn Write) -> Result<()> {
     if s.lost.unreadable_bytes > 0 || s.lost.unconfirmed_bytes > 0 {
         writeln!(
             out,
-            "settings: LOST: {} byte(s) of the settings journal are unreadable; check gapmap config name and gapmap remote list",
-            s.lost.unreadable_bytes + s.lost.unconfirmed_bytes
+            "settings: LOST: {} of the settings journal unreadable; check gapmap config name and gapmap remote list",
+            plural((s.lost.unreadable_bytes + s.lost.unconfirmed_bytes) as usize, "byte", "bytes")
         )?;
     }
     Ok(())

@@ -455,10 +455,10 @@ impl Watcher {
                 (None, Some(reason)) if reason != "no progress" => Error::Remote(format!(
                     "the connection closed before the sync finished: {reason}"
                 )),
-                _ => Error::Timeout(format!(
-                    "the remote stopped answering before {} document(s) were in sync",
-                    status.len().max(1)
-                )),
+                _ => Error::Timeout(match status.len().max(1) {
+                    1 => "the remote stopped answering before the document was in sync".into(),
+                    n => format!("the remote stopped answering before {n} documents were in sync"),
+                }),
             })
         };
         let _ = self.done.send(result);

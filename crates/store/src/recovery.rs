@@ -48,19 +48,37 @@ pub struct RecoveryReport {
 
 impl std::fmt::Display for RecoveryReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = |count: usize, one: &str, many: &str| {
+            format!("{count} {}", if count == 1 { one } else { many })
+        };
         write!(
             f,
-            "rebuilt {} document(s) from {} journal record(s) ({} bytes), {} setting(s)",
-            self.docs, self.chunks, self.bytes, self.settings
+            "rebuilt {} from {} ({} bytes), {}",
+            n(self.docs, "document", "documents"),
+            n(self.chunks, "journal record", "journal records"),
+            self.bytes,
+            n(self.settings, "setting", "settings")
         )?;
         if self.torn > 0 {
-            write!(f, "; ignored {} torn record(s)", self.torn)?;
+            write!(
+                f,
+                "; ignored {}",
+                n(self.torn, "torn record", "torn records")
+            )?;
         }
         if self.damaged > 0 {
-            write!(f, "; read past the damage in {} journal(s)", self.damaged)?;
+            write!(
+                f,
+                "; read past the damage in {}",
+                n(self.damaged, "journal", "journals")
+            )?;
         }
         if !self.failed.is_empty() {
-            write!(f, "; {} journal(s) unusable", self.failed.len())?;
+            write!(
+                f,
+                "; {} unusable",
+                n(self.failed.len(), "journal", "journals")
+            )?;
         }
         Ok(())
     }

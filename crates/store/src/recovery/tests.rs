@@ -88,7 +88,7 @@ fn recover_after_db_is_garbage() {
         .to_string_lossy()
         .starts_with("db.broken-"));
     assert!(aside.exists());
-    assert!(report.to_string().starts_with("rebuilt 2 document(s)"));
+    assert!(report.to_string().starts_with("rebuilt 2 documents"));
     assert_restored(dir.path(), &mut a, &mut b);
 }
 
