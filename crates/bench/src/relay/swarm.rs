@@ -291,29 +291,25 @@ impl Swarm {
         })
     }
 
-    /// Closed loop for `duration` after `warmup`; returns when done.
-    pub async fn closed_loop(&self, warmup: Duration, duration: Duration) {
-        let from = Instant::now() + warmup;
-        let until = from + duration;
+    /// Closed loop from now, measured from `from` to `until`; returns when
+    /// done.
+    pub async fn closed_loop(&self, from: Instant, until: Instant) {
         let _ = self.control.send(Control::Closed { from, until });
         tokio::time::sleep_until((until + Duration::from_millis(50)).into()).await;
         let _ = self.control.send(Control::Hold);
     }
 
-    /// `edits_per_sec` spread evenly over the documents, measured for
-    /// `duration` after `warmup`, then `drain` for the last edits to arrive.
+    /// Each document edits every `period` from `first` (documents spread
+    /// evenly over one period), measured from `from` to `until`, then
+    /// `drain` for the last edits to arrive.
     pub async fn fixed_rate(
         &self,
-        edits_per_sec: f64,
-        warmup: Duration,
-        duration: Duration,
+        period: Duration,
+        first: Instant,
+        from: Instant,
+        until: Instant,
         drain: Duration,
     ) {
-        let docs = self.docs.len() as f64;
-        let period = Duration::from_secs_f64(docs / edits_per_sec.max(1e-3));
-        let first = Instant::now() + Duration::from_millis(10);
-        let from = first + warmup;
-        let until = from + duration;
         let _ = self.control.send(Control::Rate {
             first,
             period,
