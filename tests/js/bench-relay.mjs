@@ -71,6 +71,10 @@ const stats = {
   deliveries: 0,
   edits_made: 0,
   lost: 0,
+  // Sync messages the clients received inside the window, and the bytes of
+  // the Automerge sync messages they carried.
+  messages_received: 0,
+  bytes_received: 0,
   problems: [],
   problem_count: 0,
   // Finds the server answered "unavailable" while client 0's document was
@@ -93,6 +97,13 @@ async function client(name) {
     await new Promise(resolve => repo.networkSubsystem.once("peer", resolve))
   }
   connections += 1
+  repo.networkSubsystem.on("message", message => {
+    const at = now()
+    if (message.data && control.from !== undefined && at >= control.from && at < control.until) {
+      stats.messages_received += 1
+      stats.bytes_received += message.data.byteLength
+    }
+  })
   repo.networkSubsystem.on("peer-disconnected", () => {
     if (!stopping) problem(`${name}: disconnected`)
   })

@@ -71,6 +71,8 @@ fn keys(scenario: &str) -> &'static [&'static str] {
             "server_rss_kib",
             "server_hwm_kib",
             "load_cpu_percent",
+            "messages_per_edit",
+            "bytes_per_edit",
         ],
         _ => &[
             "edits_per_s",

@@ -218,7 +218,7 @@ async fn drive(
             if let Some(map) = figures.as_object_mut() {
                 map.remove("lost");
             }
-            add_usage(&mut figures, &usage, secs, stats.edits_delivered);
+            add_usage(&mut figures, &usage, secs, &stats);
             add_problems(&mut figures, &stats);
         }
         "latency" | "scale" => {
@@ -241,7 +241,7 @@ async fn drive(
             figures["target_edits_per_s"] = json!(rate);
             figures["edits_per_s"] = json!(round3(stats.edits_made as f64 / secs));
             add_latency(&mut figures, &stats);
-            add_usage(&mut figures, &usage, secs, stats.edits_delivered);
+            add_usage(&mut figures, &usage, secs, &stats);
             add_problems(&mut figures, &stats);
         }
         "idle" => {
@@ -285,10 +285,16 @@ fn add_latency(figures: &mut Value, stats: &SwarmStats) {
 
 /// The server's CPU over the window — in all, as a share of one core, per
 /// edit delivered to every other client inside it — its memory at the end,
-/// and the load generator's CPU.
-fn add_usage(figures: &mut Value, usage: &Usage, secs: f64, delivered: u64) {
+/// the load generator's CPU, and the sync messages the clients received
+/// per delivered edit.
+fn add_usage(figures: &mut Value, usage: &Usage, secs: f64, stats: &SwarmStats) {
     let cpu = usage.server_cpu_s;
+    let delivered = stats.edits_delivered;
+    let per_edit = |n: u64| (delivered > 0).then(|| round3(n as f64 / delivered as f64));
     figures["delivered_edits"] = json!(delivered);
+    figures["messages_received"] = json!(stats.messages_received);
+    figures["messages_per_edit"] = json!(per_edit(stats.messages_received));
+    figures["bytes_per_edit"] = json!(per_edit(stats.bytes_received));
     figures["server_cpu_s"] = json!(cpu.map(round3));
     figures["server_cpu_percent"] = json!(cpu.map(|c| round3(c / secs * 100.0)));
     figures["server_cpu_ms_per_edit"] = json!(cpu

@@ -327,6 +327,8 @@ fn merge(total: &mut SwarmStats, stats: &Value) {
     total.deliveries += n("deliveries");
     total.edits_made += n("edits_made");
     total.lost += n("lost");
+    total.messages_received += n("messages_received");
+    total.bytes_received += n("bytes_received");
     total.problem_count += n("problem_count") as usize;
     for p in stats["problems"].as_array().into_iter().flatten() {
         if total.problems.len() < 5 {
@@ -356,12 +358,14 @@ mod tests {
             merge(
                 &mut total,
                 &json!({"latencies_ms": [1.5, 2.0], "edits_delivered": 3, "deliveries": 9,
-                        "edits_made": 4, "lost": 1, "problem_count": 1, "problems": ["x"]}),
+                        "edits_made": 4, "lost": 1, "messages_received": 5, "bytes_received": 700,
+                        "problem_count": 1, "problems": ["x"]}),
             );
         }
         assert_eq!(total.latencies_ms, vec![1.5, 2.0, 1.5, 2.0]);
         assert_eq!((total.edits_delivered, total.deliveries), (6, 18));
         assert_eq!((total.edits_made, total.lost), (8, 2));
+        assert_eq!((total.messages_received, total.bytes_received), (10, 1400));
         assert_eq!(total.problem_count, 2);
         assert_eq!(total.problems, vec!["x", "x"]);
     }

@@ -46,6 +46,9 @@ fn most(runs: &[Value], key: &str) -> Option<f64> {
     runs.iter().filter_map(|r| r[key].as_f64()).reduce(f64::max)
 }
 
+/// A target in words, and the test of a ratio against it.
+type Target = Option<(&'static str, fn(f64) -> bool)>;
+
 /// A figure's rows of one case, in the order of the table.
 struct Rows<'a> {
     case: &'a Case,
@@ -60,7 +63,7 @@ impl Rows<'_> {
         key: &str,
         figure: &'static str,
         f: fn(&[Value], &str) -> Option<f64>,
-        target: Option<(&str, fn(f64) -> bool)>,
+        target: Target,
     ) {
         let g = f(runs(self.case, Kind::Gapmap), key);
         let r = f(runs(self.case, Kind::Reference), key);
@@ -99,28 +102,38 @@ fn summarise(report: &RelayReport) -> Vec<Row> {
         };
         match case.scenario.as_str() {
             "throughput" => {
-                let ten_x: Option<(&str, fn(f64) -> bool)> =
-                    rust.then_some(("≥10× ref", |x| x >= 10.0));
+                let ten_x: Target = rust.then_some(("≥10× ref", |x| x >= 10.0));
                 r.add("edits_per_s", "delivered edits/s", med, ten_x);
                 r.add("deliveries_per_s", "edit arrivals/s", med, None);
                 r.add("p50_ms", "p50 ms (loaded)", med, None);
                 r.add("p99_ms", "p99 ms (loaded)", med, None);
-                let tenth: Option<(&str, fn(f64) -> bool)> =
-                    js.then_some(("≤0.1× ref", |x| x <= 0.1));
+                let tenth: Target = js.then_some(("≤0.1× ref", |x| x <= 0.1));
                 r.add("server_cpu_ms_per_edit", "server CPU ms / edit", med, tenth);
                 r.add("server_cpu_percent", "server CPU % of a core", med, None);
                 r.add("server_rss_kib", "server RSS KiB", med, None);
+                r.add(
+                    "messages_per_edit",
+                    "sync msgs to clients / edit",
+                    med,
+                    None,
+                );
+                r.add("bytes_per_edit", "sync bytes to clients / edit", med, None);
                 r.add("load_cpu_percent", "load CPU % of a core", med, None);
             }
             "latency" => {
-                let fifth: Option<(&str, fn(f64) -> bool)> =
-                    rust.then_some(("≤0.2× ref", |x| x <= 0.2));
+                let fifth: Target = rust.then_some(("≤0.2× ref", |x| x <= 0.2));
                 r.add("p50_ms", "p50 ms", med, None);
                 r.add("p99_ms", "p99 ms", med, fifth);
                 r.add("max_ms", "max ms", most, None);
                 r.add("lost", "arrivals not in 3 s after the window", most, None);
                 r.add("server_cpu_ms_per_edit", "server CPU ms / edit", med, None);
                 r.add("server_cpu_percent", "server CPU % of a core", med, None);
+                r.add(
+                    "messages_per_edit",
+                    "sync msgs to clients / edit",
+                    med,
+                    None,
+                );
             }
             "idle" => {
                 r.add(
@@ -218,7 +231,7 @@ fn table(report: &RelayReport, rows: &[Row]) -> String {
     }
     out += "rust load: this process's simulated peers, not pinned\n\n";
     out += &format!(
-        "{:<22} {:<5} {:<26} {:>10} {:>10} {:>10}  {:<10} {}\n",
+        "{:<22} {:<5} {:<28} {:>10} {:>10} {:>10}  {:<10} {}\n",
         "scenario", "load", "figure", "gapmap", "reference", "gapmap/ref", "target", "met"
     );
     for r in rows {
@@ -234,7 +247,7 @@ fn table(report: &RelayReport, rows: &[Row]) -> String {
             None => ("", ""),
         };
         out += &format!(
-            "{:<22} {:<5} {:<26} {:>10} {:>10} {:>10}  {:<10} {}\n",
+            "{:<22} {:<5} {:<28} {:>10} {:>10} {:>10}  {:<10} {}\n",
             r.scenario,
             r.load.name(),
             r.figure,

@@ -85,6 +85,11 @@ pub struct DocStats {
     pub edits_made: u64,
     /// Measured (edit, receiving client) pairs that never arrived.
     pub lost: u64,
+    /// Sync messages the clients received inside the window, and their
+    /// bytes (the Automerge sync message each carries).
+    pub messages_received: u64,
+    /// See `messages_received`.
+    pub bytes_received: u64,
     /// Protocol surprises (errors, closes, unavailable documents).
     pub problems: Vec<String>,
 }
@@ -102,6 +107,10 @@ pub struct SwarmStats {
     pub edits_made: u64,
     /// See [`DocStats`].
     pub lost: u64,
+    /// See [`DocStats`].
+    pub messages_received: u64,
+    /// See [`DocStats`].
+    pub bytes_received: u64,
     /// The first few problems seen, and how many there were.
     pub problems: Vec<String>,
     /// Every problem, counted.
@@ -330,6 +339,8 @@ impl Swarm {
             total.deliveries += stats.deliveries;
             total.edits_made += stats.edits_made;
             total.lost += stats.lost;
+            total.messages_received += stats.messages_received;
+            total.bytes_received += stats.bytes_received;
             total.problem_count += stats.problems.len();
             for p in stats.problems {
                 if total.problems.len() < 5 {
@@ -575,6 +586,13 @@ impl DocSim {
     fn on_message(&mut self, c: usize, at: Instant, message: Message) {
         match message {
             Message::Sync { data, .. } | Message::Request { data, .. } => {
+                if self
+                    .window()
+                    .is_some_and(|(from, until)| at >= from && at < until)
+                {
+                    self.stats.messages_received += 1;
+                    self.stats.bytes_received += data.len() as u64;
+                }
                 let client = &mut self.clients[c];
                 let applied = sync::Message::decode(&data)
                     .map_err(|e| e.to_string())
