@@ -71,6 +71,7 @@ fn keys(scenario: &str) -> &'static [&'static str] {
             "server_rss_kib",
             "server_hwm_kib",
             "load_cpu_percent",
+            "load_cpu_ms_per_edit",
             "messages_per_edit",
             "bytes_per_edit",
         ],

@@ -303,6 +303,12 @@ fn add_usage(figures: &mut Value, usage: &Usage, secs: f64, stats: &SwarmStats) 
     figures["server_rss_kib"] = json!(usage.server_memory.map(|m| m.rss_kib));
     figures["server_hwm_kib"] = json!(usage.server_memory.map(|m| m.hwm_kib));
     figures["load_cpu_percent"] = json!(usage.load_cpu_s.map(|c| round3(c / secs * 100.0)));
+    // What the clients paid for each edit: with the JS load, whose core is
+    // the bottleneck, this decides how many edits/s a server gets.
+    figures["load_cpu_ms_per_edit"] = json!(usage
+        .load_cpu_s
+        .filter(|_| delivered > 0)
+        .map(|c| round3(c * 1e3 / delivered as f64)));
 }
 
 fn add_problems(figures: &mut Value, stats: &SwarmStats) {

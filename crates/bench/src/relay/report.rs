@@ -119,6 +119,7 @@ fn summarise(report: &RelayReport) -> Vec<Row> {
                 );
                 r.add("bytes_per_edit", "sync bytes to clients / edit", med, None);
                 r.add("load_cpu_percent", "load CPU % of a core", med, None);
+                r.add("load_cpu_ms_per_edit", "load CPU ms / edit", med, None);
             }
             "latency" => {
                 let fifth: Target = rust.then_some(("≤0.2× ref", |x| x <= 0.2));
