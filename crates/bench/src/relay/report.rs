@@ -215,8 +215,9 @@ fn table(report: &RelayReport, rows: &[Row]) -> String {
     let js = &report.loads["js"];
     if js.is_object() {
         out += &format!(
-            "js load: {} node processes of automerge-repo Repos; {}\n",
+            "js load: {} node process{} of automerge-repo Repos; {}\n",
             js["processes"],
+            if js["processes"] == 1 { "" } else { "es" },
             if js["pinned"] == true {
                 format!(
                     "pinned to CPUs {}, the server to CPUs {}",
