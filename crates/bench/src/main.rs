@@ -15,6 +15,7 @@ mod builder;
 mod client;
 mod js;
 mod phases;
+mod procfs;
 mod procs;
 mod relay;
 mod report;

@@ -12,9 +12,18 @@
 //! - **scale** (gapmap only): many more connections at a fixed rate; p99.
 //!
 //! Every scenario starts a fresh server process with an empty data
-//! directory. The load generator is this process (`swarm.rs`); it shares the
-//! machine with the server, equally for both servers.
+//! directory, and runs under two loads:
+//!
+//! - **rust**: this process simulates the clients (`swarm.rs`) and shares
+//!   the machine with the server, equally for both servers;
+//! - **js**: unmodified automerge-repo `Repo`s in a few node processes
+//!   (`jsload.rs`), pinned to other CPUs than the server's.
+//!
+//! Beside the clients' figures, the server's CPU time and memory over each
+//! measured window come from /proc (`drive.rs`).
 
+mod drive;
+mod jsload;
 mod report;
 pub(crate) mod servers;
 mod swarm;
@@ -25,9 +34,8 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
 
-use crate::stats::quantile;
-use servers::{Kind, Launch, Server};
-use swarm::{Shape, Swarm, SwarmStats};
+use crate::procfs::Pinning;
+use servers::{Kind, Launch};
 
 /// Options of `gapmap-bench relay`.
 #[derive(clap::Args, Debug, Clone)]
@@ -38,6 +46,22 @@ pub struct RelayArgs {
     /// Scenarios to run [default: all]: throughput, latency, idle, scale.
     #[arg(long, value_delimiter = ',', value_name = "NAME,…")]
     pub only: Vec<String>,
+    /// Which clients load the servers: `rust` (simulated peers in this
+    /// process), `js` (unmodified automerge-repo Repos in node processes)
+    /// or `both` [default: both; rust with --no-js]. The scale scenario
+    /// runs under the rust load only.
+    #[arg(long, value_enum, value_name = "LOAD")]
+    pub load: Option<LoadArg>,
+    /// Node processes of the JS load [default: 4, --quick: 1].
+    #[arg(long, value_name = "N")]
+    pub js_processes: Option<usize>,
+    /// Edits per second of the latency scenario under the JS load, below
+    /// what the JS clients can make on their core [default: 20].
+    #[arg(long, value_name = "N")]
+    pub js_latency_rate: Option<f64>,
+    /// Do not pin the server and the JS load to different CPUs.
+    #[arg(long)]
+    pub no_pin: bool,
     /// Rounds of throughput and latency per server, alternating which
     /// server goes first [default: 2, --quick: 1].
     #[arg(long, value_name = "N")]
@@ -53,12 +77,13 @@ pub struct RelayArgs {
     /// [default: 2500, --quick: 100].
     #[arg(long, value_name = "N")]
     pub scale_docs: Option<usize>,
-    /// Leave out the JavaScript reference server.
+    /// Leave out everything JavaScript: the reference server and the JS
+    /// load.
     #[arg(long)]
     pub no_js: bool,
     /// Benchmark these already-running gapmap relays instead of starting
-    /// one (repeat for several; clients spread round-robin over them).
-    /// Memory is then not measured.
+    /// one (repeat for several; clients spread round-robin over them; the
+    /// JS load drives one). Memory and CPU are then not measured.
     #[arg(long = "relay-url", value_name = "URL")]
     pub relay_urls: Vec<String>,
     /// Where both servers keep their data [default: the temporary
@@ -69,12 +94,43 @@ pub struct RelayArgs {
     /// The gapmap-relay binary [default: beside this program].
     #[arg(long, value_name = "PATH", env = "GAPMAP_BENCH_RELAY")]
     pub relay: Option<PathBuf>,
-    /// The tests/js directory holding server.mjs and its node_modules.
+    /// The tests/js directory holding server.mjs, bench-relay.mjs and
+    /// their node_modules.
     #[arg(long, value_name = "DIR")]
     pub js_dir: Option<PathBuf>,
     /// The node binary.
     #[arg(long, default_value = "node", value_name = "PATH")]
     pub node: String,
+}
+
+/// `--load`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadArg {
+    /// The simulated peers of this process.
+    Rust,
+    /// automerge-repo Repos in node.
+    Js,
+    /// One, then the other, for every scenario.
+    Both,
+}
+
+/// Which clients drive a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Load {
+    /// This process's simulated peers (`swarm.rs`).
+    Rust,
+    /// automerge-repo Repos in node processes (`jsload.rs`).
+    Js,
+}
+
+impl Load {
+    /// The name used in tables and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Load::Rust => "rust",
+            Load::Js => "js",
+        }
+    }
 }
 
 /// The sizes of every scenario.
@@ -95,6 +151,8 @@ struct Plan {
     scale_docs: usize,
     scale_clients: usize,
     scale_rate: f64,
+    js_processes: usize,
+    js_latency_rate: f64,
 }
 
 impl Plan {
@@ -116,11 +174,21 @@ impl Plan {
             scale_docs: args.scale_docs.unwrap_or(if q { 100 } else { 2_500 }),
             scale_clients: 4,
             scale_rate: args.scale_rate.unwrap_or(if q { 200.0 } else { 1_000.0 }),
+            js_processes: args.js_processes.unwrap_or(if q { 1 } else { 4 }).max(1),
+            js_latency_rate: args.js_latency_rate.unwrap_or(20.0),
         }
     }
 
     fn ready_timeout(&self, connections: usize) -> Duration {
         Duration::from_secs(60 + (connections / 25) as u64)
+    }
+
+    /// Edits per second of the latency scenario under `load`.
+    fn latency_rate(&self, load: Load) -> f64 {
+        match load {
+            Load::Rust => self.latency_rate,
+            Load::Js => self.js_latency_rate,
+        }
     }
 }
 
@@ -137,14 +205,63 @@ pub fn run(args: &RelayArgs) -> Result<()> {
 /// One server's runs of one scenario.
 type ServerRuns = (Kind, Vec<Value>);
 
+/// One scenario under one load: every server's runs.
+struct Case {
+    scenario: String,
+    load: Load,
+    runs: Vec<ServerRuns>,
+}
+
 /// Everything one invocation measured.
 pub struct RelayReport {
     quick: bool,
     plan: Plan,
     versions: Value,
     fd_limit: u64,
-    /// Per scenario, per server, the figures of each run.
-    results: Vec<(String, Vec<ServerRuns>)>,
+    /// The loads that ran, and how the JS one was pinned.
+    loads: Value,
+    /// The load average when the first and after the last scenario ran.
+    load_average: (Value, Value),
+    results: Vec<Case>,
+}
+
+/// The loads `--load` and `--no-js` ask for.
+fn loads(args: &RelayArgs) -> Result<Vec<Load>> {
+    Ok(match (args.load, args.no_js) {
+        (Some(LoadArg::Js | LoadArg::Both), true) => {
+            bail!("--no-js leaves node out, and --load js needs it: drop one of them")
+        }
+        (Some(LoadArg::Rust), _) | (None, true) => vec![Load::Rust],
+        (Some(LoadArg::Js), false) => vec![Load::Js],
+        (Some(LoadArg::Both) | None, false) => vec![Load::Rust, Load::Js],
+    })
+}
+
+/// node and tests/js with its packages, or what to do about them.
+fn js_side(args: &RelayArgs) -> Result<(PathBuf, PathBuf)> {
+    let dir = args.js_dir.clone().unwrap_or_else(crate::js::default_dir);
+    let node = crate::procs::which(&args.node).with_context(|| {
+        format!(
+            "no `{}` on PATH: install Node.js 20+ (scripts/test installs it), or pass --no-js",
+            args.node
+        )
+    })?;
+    if !dir
+        .join("node_modules/@automerge/automerge-repo/package.json")
+        .is_file()
+    {
+        bail!(
+            "{} has no node_modules: run `npm ci` there (scripts/test does), or pass --no-js",
+            dir.display()
+        );
+    }
+    if !dir.join("bench-relay.mjs").is_file() {
+        bail!(
+            "{} has no bench-relay.mjs: pass --js-dir (the tests/js directory of gapmap)",
+            dir.display()
+        );
+    }
+    Ok((node, dir))
 }
 
 fn measure(args: &RelayArgs) -> Result<RelayReport> {
@@ -159,28 +276,13 @@ fn measure(args: &RelayArgs) -> Result<RelayReport> {
         .copied()
         .filter(|s| args.only.is_empty() || args.only.iter().any(|o| o == s))
         .collect();
+    let loads = loads(args)?;
     let fd_limit = servers::raise_fd_limit()?;
     let relay = servers::locate_relay(args.relay.as_deref())?;
     let js = if args.no_js {
         None
     } else {
-        let dir = args.js_dir.clone().unwrap_or_else(crate::js::default_dir);
-        let node = crate::procs::which(&args.node).with_context(|| {
-            format!(
-                "no `{}` on PATH: install Node.js 20+, or pass --no-js",
-                args.node
-            )
-        })?;
-        if !dir
-            .join("node_modules/@automerge/automerge-repo/package.json")
-            .is_file()
-        {
-            bail!(
-                "{} has no node_modules: run `npm ci` there, or pass --no-js",
-                dir.display()
-            );
-        }
-        Some((node, dir))
+        Some(js_side(args)?)
     };
     let mut versions = versions(&relay, js.as_ref());
     versions["server_data"] = json!(args.server_data.as_ref().map_or_else(
@@ -189,9 +291,37 @@ fn measure(args: &RelayArgs) -> Result<RelayReport> {
     ));
     let launch = Launch {
         relay,
-        js,
+        js: js.clone(),
         data_root: args.server_data.clone(),
     };
+    // Pinning is for the JS load: its node processes are other processes
+    // than this one, which the Rust load's simulated peers live in.
+    let pinning = (!args.no_pin && loads.contains(&Load::Js)).then(Pinning::split);
+    let js_load = js.map(|(node, dir)| jsload::JsLoad {
+        node,
+        dir,
+        processes: plan.js_processes,
+        cpus: pinning
+            .as_ref()
+            .and_then(|p| p.as_ref().ok())
+            .map(|p| p.load.clone()),
+    });
+    let loads_json = json!({
+        "kinds": loads.iter().map(|l| l.name()).collect::<Vec<_>>(),
+        "js": loads.contains(&Load::Js).then(|| json!({
+            "processes": plan.js_processes,
+            "latency_edits_per_s": plan.js_latency_rate,
+            "pinned": matches!(pinning, Some(Ok(_))),
+            "server_cpus": pinning.as_ref().and_then(|p| p.as_ref().ok()).map(|p| &p.server),
+            "load_cpus": pinning.as_ref().and_then(|p| p.as_ref().ok()).map(|p| &p.load),
+            "not_pinned_because": match &pinning {
+                None => Some("--no-pin".to_string()),
+                Some(Err(why)) => Some(why.clone()),
+                Some(Ok(_)) => None,
+            },
+        })),
+        "rust": loads.contains(&Load::Rust).then(|| json!({ "pinned": false })),
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -200,174 +330,77 @@ fn measure(args: &RelayArgs) -> Result<RelayReport> {
     if launch.js.is_some() {
         kinds.push(Kind::Reference);
     }
+    let server_cpus = pinning
+        .as_ref()
+        .and_then(|p| p.as_ref().ok())
+        .map(|p| p.server.clone());
+    let ctx = drive::Ctx {
+        plan: &plan,
+        launch: &launch,
+        external: &args.relay_urls,
+        js: js_load.as_ref(),
+        server_cpus: server_cpus.as_deref(),
+    };
 
+    let load_average_start = crate::procfs::load_average();
     let mut results = Vec::new();
     for scenario in selected {
-        let (rounds, kinds_here): (usize, Vec<Kind>) = match scenario {
-            "throughput" | "latency" => (plan.rounds, kinds.clone()),
-            "idle" => (1, kinds.clone()),
-            _ => (1, vec![Kind::Gapmap]),
-        };
-        let mut runs: Vec<ServerRuns> = kinds_here.iter().map(|&k| (k, vec![])).collect();
-        for round in 0..rounds {
-            let mut order = kinds_here.clone();
-            if round % 2 == 1 {
-                order.reverse();
-            }
-            for kind in order {
-                eprintln!("{scenario}: {} (round {})", kind.name(), round + 1);
-                // A server that cannot finish a scenario is a result too: it
-                // is recorded, and the other scenarios still run.
-                let figures = runtime
-                    .block_on(run_case(scenario, kind, &plan, &launch, &args.relay_urls))
-                    .with_context(|| format!("{scenario} against {}", kind.name()))
-                    .unwrap_or_else(|err| json!({ "error": format!("{err:#}") }));
-                eprintln!("  {figures}");
-                if let Some((_, list)) = runs.iter_mut().find(|(k, _)| *k == kind) {
-                    list.push(figures);
+        for &load in &loads {
+            let (rounds, kinds_here): (usize, Vec<Kind>) = match (scenario, load) {
+                ("scale", Load::Js) => {
+                    eprintln!(
+                        "scale: not under the JS load (one core of JS clients makes a few hundred edits/s, not {})",
+                        plan.scale_rate
+                    );
+                    continue;
+                }
+                ("throughput" | "latency", _) => (plan.rounds, kinds.clone()),
+                ("idle", _) => (1, kinds.clone()),
+                _ => (1, vec![Kind::Gapmap]),
+            };
+            let mut runs: Vec<ServerRuns> = kinds_here.iter().map(|&k| (k, vec![])).collect();
+            for round in 0..rounds {
+                let mut order = kinds_here.clone();
+                if round % 2 == 1 {
+                    order.reverse();
+                }
+                for kind in order {
+                    eprintln!(
+                        "{scenario}, {} load: {} (round {})",
+                        load.name(),
+                        kind.name(),
+                        round + 1
+                    );
+                    // A server that cannot finish a scenario is a result too:
+                    // it is recorded, and the other scenarios still run.
+                    let figures = runtime
+                        .block_on(drive::run_case(scenario, load, kind, &ctx))
+                        .with_context(|| {
+                            format!("{scenario} against {} ({} load)", kind.name(), load.name())
+                        })
+                        .unwrap_or_else(|err| json!({ "error": format!("{err:#}") }));
+                    eprintln!("  {figures}");
+                    if let Some((_, list)) = runs.iter_mut().find(|(k, _)| *k == kind) {
+                        list.push(figures);
+                    }
                 }
             }
+            results.push(Case {
+                scenario: scenario.to_string(),
+                load,
+                runs,
+            });
         }
-        results.push((scenario.to_string(), runs));
     }
     Ok(RelayReport {
         quick: plan.quick,
         plan,
         versions,
         fd_limit,
+        loads: loads_json,
+        load_average: (load_average_start, crate::procfs::load_average()),
         results,
     })
-}
-
-/// One scenario against one fresh server.
-async fn run_case(
-    scenario: &str,
-    kind: Kind,
-    plan: &Plan,
-    launch: &Launch,
-    external: &[String],
-) -> Result<Value> {
-    let server = if kind == Kind::Gapmap && !external.is_empty() {
-        None
-    } else {
-        let launch = launch.clone();
-        Some(tokio::task::spawn_blocking(move || Server::start(kind, &launch)).await??)
-    };
-    let urls = match &server {
-        Some(s) => vec![s.url.clone()],
-        None => external.to_vec(),
-    };
-    let result = drive(scenario, plan, urls, server.as_ref()).await;
-    if let Some(server) = server {
-        tokio::task::spawn_blocking(move || server.stop()).await?;
-    }
-    result
-}
-
-async fn drive(
-    scenario: &str,
-    plan: &Plan,
-    urls: Vec<String>,
-    server: Option<&Server>,
-) -> Result<Value> {
-    let (docs, clients) = match scenario {
-        "idle" => (plan.idle_docs, plan.idle_clients),
-        "scale" => (plan.scale_docs, plan.scale_clients),
-        _ => (plan.docs, plan.clients),
-    };
-    // Idle connections only open a document someone wrote: one writer per
-    // document while gathering. The other loads have every client edit.
-    let writers = if scenario == "idle" { 1 } else { clients };
-    let shape = Shape {
-        urls,
-        docs,
-        clients_per_doc: clients,
-        writers_per_doc: writers,
-        ready_timeout: plan.ready_timeout(docs * clients),
-    };
-    // A moment for the server to finish starting before its baseline.
-    tokio::time::sleep(Duration::from_millis(if plan.quick { 200 } else { 1_000 })).await;
-    let rss_before = server.and_then(|s| s.rss_kib().ok());
-    let swarm = Swarm::gather(&shape).await?;
-    let connections = swarm.connections;
-    let gathered_s = swarm.gathered_in.as_secs_f64();
-    let secs = plan.window.as_secs_f64();
-    let mut figures = json!({
-        "documents": docs,
-        "clients_per_document": clients,
-        "connections": connections,
-        "gather_s": round3(gathered_s),
-    });
-    match scenario {
-        "throughput" => {
-            swarm.closed_loop(plan.warmup, plan.window).await;
-            let stats = swarm.stop().await;
-            figures["seconds"] = json!(secs);
-            figures["edits_per_s"] = json!(round3(stats.edits_delivered as f64 / secs));
-            figures["deliveries_per_s"] = json!(round3(stats.deliveries as f64 / secs));
-            add_latency(&mut figures, &stats);
-            // A closed loop stops with edits in flight: not lost, just cut off.
-            if let Some(map) = figures.as_object_mut() {
-                map.remove("lost");
-            }
-            add_problems(&mut figures, &stats);
-        }
-        "latency" | "scale" => {
-            let rate = if scenario == "scale" {
-                plan.scale_rate
-            } else {
-                plan.latency_rate
-            };
-            swarm
-                .fixed_rate(rate, plan.warmup, plan.window, plan.drain)
-                .await;
-            let stats = swarm.stop().await;
-            figures["seconds"] = json!(secs);
-            figures["target_edits_per_s"] = json!(rate);
-            figures["edits_per_s"] = json!(round3(stats.edits_made as f64 / secs));
-            add_latency(&mut figures, &stats);
-            add_problems(&mut figures, &stats);
-        }
-        "idle" => {
-            tokio::time::sleep(plan.idle_settle).await;
-            let rss_after = server.and_then(|s| s.rss_kib().ok());
-            let stats = swarm.stop().await;
-            figures["rss_before_kib"] = json!(rss_before);
-            figures["rss_after_kib"] = json!(rss_after);
-            figures["rss_per_connection_kib"] = match (rss_before, rss_after) {
-                (Some(b), Some(a)) => {
-                    json!(round3(
-                        a.saturating_sub(b) as f64 / connections.max(1) as f64
-                    ))
-                }
-                _ => Value::Null,
-            };
-            add_problems(&mut figures, &stats);
-        }
-        other => bail!("unknown scenario {other}"),
-    }
-    Ok(figures)
-}
-
-fn add_latency(figures: &mut Value, stats: &SwarmStats) {
-    let l = &stats.latencies_ms;
-    let q = |p: f64| quantile(l, p).map(round3);
-    figures["samples"] = json!(l.len());
-    figures["p50_ms"] = json!(q(0.5));
-    figures["p99_ms"] = json!(q(0.99));
-    figures["max_ms"] = json!(q(1.0));
-    figures["lost"] = json!(stats.lost);
-}
-
-fn add_problems(figures: &mut Value, stats: &SwarmStats) {
-    figures["problems"] = json!(stats.problem_count);
-    if !stats.problems.is_empty() {
-        figures["first_problems"] = json!(stats.problems);
-    }
-}
-
-fn round3(v: f64) -> f64 {
-    crate::stats::round3(v)
 }
 
 fn versions(relay: &std::path::Path, js: Option<&(PathBuf, PathBuf)>) -> Value {

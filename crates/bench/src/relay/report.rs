@@ -5,7 +5,7 @@
 use serde_json::{json, Map, Value};
 
 use super::servers::Kind;
-use super::RelayReport;
+use super::{Case, Load, RelayReport};
 use crate::stats::{median, ratio, round3};
 
 /// Prints the table and the final JSON line to stdout.
@@ -18,6 +18,7 @@ pub fn print(report: &RelayReport) {
 /// One row of the table: a figure for each server and their ratio.
 struct Row {
     scenario: String,
+    load: Load,
     figure: &'static str,
     gapmap: Option<f64>,
     reference: Option<f64>,
@@ -27,12 +28,10 @@ struct Row {
     target: Option<(String, Option<bool>)>,
 }
 
-fn runs<'a>(report: &'a RelayReport, scenario: &str, kind: Kind) -> &'a [Value] {
-    report
-        .results
+fn runs(case: &Case, kind: Kind) -> &[Value] {
+    case.runs
         .iter()
-        .find(|(s, _)| s == scenario)
-        .and_then(|(_, by)| by.iter().find(|(k, _)| *k == kind))
+        .find(|(k, _)| *k == kind)
         .map_or(&[], |(_, runs)| runs.as_slice())
 }
 
@@ -47,142 +46,142 @@ fn most(runs: &[Value], key: &str) -> Option<f64> {
     runs.iter().filter_map(|r| r[key].as_f64()).reduce(f64::max)
 }
 
+/// A target in words, and the test of a ratio against it.
+type Target = Option<(&'static str, fn(f64) -> bool)>;
+
+/// A figure's rows of one case, in the order of the table.
+struct Rows<'a> {
+    case: &'a Case,
+    label: String,
+    rows: &'a mut Vec<Row>,
+}
+
+impl Rows<'_> {
+    /// A row of `key` for both servers (medians over the runs, or `f`).
+    fn add(
+        &mut self,
+        key: &str,
+        figure: &'static str,
+        f: fn(&[Value], &str) -> Option<f64>,
+        target: Target,
+    ) {
+        let g = f(runs(self.case, Kind::Gapmap), key);
+        let r = f(runs(self.case, Kind::Reference), key);
+        let ra = g.zip(r).and_then(|(g, r)| ratio(g, r));
+        self.rows.push(Row {
+            scenario: self.label.clone(),
+            load: self.case.load,
+            figure,
+            gapmap: g,
+            reference: r,
+            ratio: ra,
+            target: target.map(|(words, holds)| (words.to_string(), ra.map(holds))),
+        });
+    }
+}
+
 fn summarise(report: &RelayReport) -> Vec<Row> {
     let mut rows = Vec::new();
-    let both = |s: &str, key: &str, f: fn(&[Value], &str) -> Option<f64>| {
-        (
-            f(runs(report, s, Kind::Gapmap), key),
-            f(runs(report, s, Kind::Reference), key),
-        )
-    };
-    let div = |g: Option<f64>, r: Option<f64>| ratio(g?, r?);
-    for (scenario, _) in &report.results {
-        match scenario.as_str() {
+    let p = &report.plan;
+    for case in &report.results {
+        let (rust, js) = (case.load == Load::Rust, case.load == Load::Js);
+        let label = match case.scenario.as_str() {
+            "throughput" => format!("throughput {}×{}", p.docs, p.clients),
+            "latency" => format!("latency {}/s", p.latency_rate(case.load)),
+            "idle" => format!("idle {} conns", p.idle_docs * p.idle_clients),
+            "scale" => {
+                let conns = most(runs(case, Kind::Gapmap), "connections").unwrap_or(0.0);
+                format!("scale {conns:.0} conns")
+            }
+            _ => continue,
+        };
+        let mut r = Rows {
+            case,
+            label,
+            rows: &mut rows,
+        };
+        match case.scenario.as_str() {
             "throughput" => {
-                let label = format!("throughput {}×{}", report.plan.docs, report.plan.clients);
-                let (g, r) = both(scenario, "edits_per_s", med);
-                let ra = div(g, r);
-                rows.push(Row {
-                    scenario: label.clone(),
-                    figure: "delivered edits/s",
-                    gapmap: g,
-                    reference: r,
-                    ratio: ra,
-                    target: Some(("≥10× ref".into(), ra.map(|x| x >= 10.0))),
-                });
-                let (g, r) = both(scenario, "deliveries_per_s", med);
-                rows.push(Row {
-                    scenario: label.clone(),
-                    figure: "edit arrivals/s",
-                    gapmap: g,
-                    reference: r,
-                    ratio: div(g, r),
-                    target: None,
-                });
-                let (g, r) = both(scenario, "p50_ms", med);
-                rows.push(Row {
-                    scenario: label,
-                    figure: "p50 ms (loaded)",
-                    gapmap: g,
-                    reference: r,
-                    ratio: div(g, r),
-                    target: None,
-                });
+                let ten_x: Target = rust.then_some(("≥10× ref", |x| x >= 10.0));
+                r.add("edits_per_s", "delivered edits/s", med, ten_x);
+                r.add("deliveries_per_s", "edit arrivals/s", med, None);
+                r.add("p50_ms", "p50 ms (loaded)", med, None);
+                r.add("p99_ms", "p99 ms (loaded)", med, None);
+                let tenth: Target = js.then_some(("≤0.1× ref", |x| x <= 0.1));
+                r.add("server_cpu_ms_per_edit", "server CPU ms / edit", med, tenth);
+                r.add("server_cpu_percent", "server CPU % of a core", med, None);
+                r.add("server_rss_kib", "server RSS KiB", med, None);
+                r.add(
+                    "messages_per_edit",
+                    "sync msgs to clients / edit",
+                    med,
+                    None,
+                );
+                r.add("bytes_per_edit", "sync bytes to clients / edit", med, None);
+                r.add("load_cpu_percent", "load CPU % of a core", med, None);
+                r.add("load_cpu_ms_per_edit", "load CPU ms / edit", med, None);
             }
             "latency" => {
-                let label = format!("latency {}/s", report.plan.latency_rate);
-                for (key, figure) in [("p50_ms", "p50 ms"), ("p99_ms", "p99 ms")] {
-                    let (g, r) = both(scenario, key, med);
-                    let ra = div(g, r);
-                    rows.push(Row {
-                        scenario: label.clone(),
-                        figure,
-                        gapmap: g,
-                        reference: r,
-                        ratio: ra,
-                        target: (key == "p99_ms")
-                            .then(|| ("≤0.2× ref".into(), ra.map(|x| x <= 0.2))),
-                    });
-                }
-                let (g, r) = both(scenario, "max_ms", most);
-                rows.push(Row {
-                    scenario: label.clone(),
-                    figure: "max ms",
-                    gapmap: g,
-                    reference: r,
-                    ratio: div(g, r),
-                    target: None,
-                });
-                let (g, r) = both(scenario, "lost", most);
-                rows.push(Row {
-                    scenario: label,
-                    figure: "arrivals not in 3 s after the window",
-                    gapmap: g,
-                    reference: r,
-                    ratio: None,
-                    target: None,
-                });
+                let fifth: Target = rust.then_some(("≤0.2× ref", |x| x <= 0.2));
+                r.add("p50_ms", "p50 ms", med, None);
+                r.add("p99_ms", "p99 ms", med, fifth);
+                r.add("max_ms", "max ms", most, None);
+                r.add("lost", "arrivals not in 3 s after the window", most, None);
+                r.add("server_cpu_ms_per_edit", "server CPU ms / edit", med, None);
+                r.add("server_cpu_percent", "server CPU % of a core", med, None);
+                r.add(
+                    "messages_per_edit",
+                    "sync msgs to clients / edit",
+                    med,
+                    None,
+                );
             }
             "idle" => {
-                let label = format!(
-                    "idle {} conns",
-                    report.plan.idle_docs * report.plan.idle_clients
+                r.add(
+                    "rss_per_connection_kib",
+                    "RSS KiB / connection",
+                    med,
+                    Some(("≤0.1× ref", |x| x <= 0.1)),
                 );
-                let (g, r) = both(scenario, "rss_per_connection_kib", med);
-                let ra = div(g, r);
-                rows.push(Row {
-                    scenario: label.clone(),
-                    figure: "RSS KiB / connection",
-                    gapmap: g,
-                    reference: r,
-                    ratio: ra,
-                    target: Some(("≤0.1× ref".into(), ra.map(|x| x <= 0.1))),
-                });
-                let (g, r) = both(scenario, "rss_after_kib", med);
-                rows.push(Row {
-                    scenario: label,
-                    figure: "RSS KiB, all held",
-                    gapmap: g,
-                    reference: r,
-                    ratio: div(g, r),
-                    target: None,
-                });
+                r.add("rss_after_kib", "RSS KiB, all held", med, None);
+                r.add("rss_hwm_kib", "RSS high-water KiB", med, None);
             }
             "scale" => {
-                let g = runs(report, scenario, Kind::Gapmap);
+                let g = runs(case, Kind::Gapmap);
                 let conns = most(g, "connections").unwrap_or(0.0);
-                let label = format!("scale {conns:.0} conns");
                 let p99 = med(g, "p99_ms");
                 let lost = most(g, "lost").unwrap_or(0.0);
-                rows.push(Row {
+                let label = r.label.clone();
+                let only = |figure, gapmap, target| Row {
                     scenario: label.clone(),
-                    figure: "p99 ms",
-                    gapmap: p99,
+                    load: case.load,
+                    figure,
+                    gapmap,
                     reference: None,
                     ratio: None,
-                    target: Some((
+                    target,
+                };
+                r.rows.push(only(
+                    "p99 ms",
+                    p99,
+                    Some((
                         "<50 ms".into(),
                         p99.map(|p| p < 50.0 && lost == 0.0 && conns >= 10_000.0),
                     )),
-                });
-                for (key, figure) in [("p50_ms", "p50 ms"), ("edits_per_s", "edits/s made")] {
-                    rows.push(Row {
-                        scenario: label.clone(),
-                        figure,
-                        gapmap: med(g, key),
-                        reference: None,
-                        ratio: None,
-                        target: None,
-                    });
-                }
-                rows.push(Row {
-                    scenario: label,
-                    figure: "arrivals not in 3 s after the window",
-                    gapmap: Some(lost),
-                    reference: None,
-                    ratio: None,
-                    target: None,
-                });
+                ));
+                r.rows.push(only("p50 ms", med(g, "p50_ms"), None));
+                r.rows
+                    .push(only("edits/s made", med(g, "edits_per_s"), None));
+                r.rows.push(only(
+                    "arrivals not in 3 s after the window",
+                    Some(lost),
+                    None,
+                ));
+                r.rows.push(only(
+                    "server CPU ms / edit",
+                    med(g, "server_cpu_ms_per_edit"),
+                    None,
+                ));
             }
             _ => {}
         }
@@ -200,7 +199,7 @@ fn num(v: Option<f64>) -> String {
 
 fn table(report: &RelayReport, rows: &[Row]) -> String {
     let mut out = format!(
-        "\nsync server under load: gapmap-relay vs automerge-repo {} (node {}){}\n\n",
+        "\nsync server under load: gapmap-relay vs automerge-repo {} (node {}){}\n",
         report.versions["automerge_repo"].as_str().unwrap_or("–"),
         report.versions["node"].as_str().unwrap_or("–"),
         if report.quick {
@@ -210,8 +209,32 @@ fn table(report: &RelayReport, rows: &[Row]) -> String {
         },
     );
     out += &format!(
-        "{:<22} {:<22} {:>10} {:>10} {:>10}  {:<10} {}\n",
-        "scenario", "figure", "gapmap", "reference", "gapmap/ref", "target", "met"
+        "load average {} at the start, {} at the end\n",
+        report.load_average.0, report.load_average.1
+    );
+    let js = &report.loads["js"];
+    if js.is_object() {
+        out += &format!(
+            "js load: {} node process{} of automerge-repo Repos; {}\n",
+            js["processes"],
+            if js["processes"] == 1 { "" } else { "es" },
+            if js["pinned"] == true {
+                format!(
+                    "pinned to CPUs {}, the server to CPUs {}",
+                    js["load_cpus"], js["server_cpus"]
+                )
+            } else {
+                format!(
+                    "not pinned ({})",
+                    js["not_pinned_because"].as_str().unwrap_or("?")
+                )
+            }
+        );
+    }
+    out += "rust load: this process's simulated peers, not pinned\n\n";
+    out += &format!(
+        "{:<22} {:<5} {:<28} {:>10} {:>10} {:>10}  {:<10} {}\n",
+        "scenario", "load", "figure", "gapmap", "reference", "gapmap/ref", "target", "met"
     );
     for r in rows {
         let (target, met) = match &r.target {
@@ -226,8 +249,9 @@ fn table(report: &RelayReport, rows: &[Row]) -> String {
             None => ("", ""),
         };
         out += &format!(
-            "{:<22} {:<22} {:>10} {:>10} {:>10}  {:<10} {}\n",
+            "{:<22} {:<5} {:<28} {:>10} {:>10} {:>10}  {:<10} {}\n",
             r.scenario,
+            r.load.name(),
             r.figure,
             num(r.gapmap),
             num(r.reference),
@@ -236,13 +260,15 @@ fn table(report: &RelayReport, rows: &[Row]) -> String {
             met
         );
     }
-    for (scenario, by) in &report.results {
-        for (kind, runs) in by {
+    for case in &report.results {
+        for (kind, runs) in &case.runs {
             for run in runs {
                 if let Some(err) = run["error"].as_str() {
                     out += &format!(
-                        "\n{scenario} against {}: did not finish: {err}\n",
-                        kind.name()
+                        "\n{} against {} ({} load): did not finish: {err}\n",
+                        case.scenario,
+                        kind.name(),
+                        case.load.name()
                     );
                 }
             }
@@ -254,20 +280,26 @@ fn table(report: &RelayReport, rows: &[Row]) -> String {
     out
 }
 
-fn to_json(report: &RelayReport, rows: &[Row]) -> Value {
+/// `{scenario: {server: {"runs": [...]}}}` of one load.
+fn scenarios_of(report: &RelayReport, load: Load) -> Value {
     let mut scenarios = Map::new();
-    for (scenario, by) in &report.results {
+    for case in report.results.iter().filter(|c| c.load == load) {
         let mut entry = Map::new();
-        for (kind, runs) in by {
+        for (kind, runs) in &case.runs {
             entry.insert(kind.name().into(), json!({ "runs": runs }));
         }
-        scenarios.insert(scenario.clone(), Value::Object(entry));
+        scenarios.insert(case.scenario.clone(), Value::Object(entry));
     }
+    Value::Object(scenarios)
+}
+
+fn to_json(report: &RelayReport, rows: &[Row]) -> Value {
     let summary: Vec<Value> = rows
         .iter()
         .map(|r| {
             json!({
                 "scenario": r.scenario,
+                "load": r.load.name(),
                 "figure": r.figure,
                 "gapmap": r.gapmap.map(round3),
                 "reference": r.reference.map(round3),
@@ -282,19 +314,24 @@ fn to_json(report: &RelayReport, rows: &[Row]) -> Value {
         "bench": "relay",
         "quick": report.quick,
         "machine": crate::report::machine(),
+        "load_average": { "start": report.load_average.0, "end": report.load_average.1 },
         "versions": report.versions,
         "fd_limit": report.fd_limit,
+        "loads": report.loads,
         "plan": {
             "rounds": p.rounds,
             "window_s": p.window.as_secs_f64(),
             "warmup_s": p.warmup.as_secs_f64(),
             "drain_s": p.drain.as_secs_f64(),
             "throughput": { "documents": p.docs, "clients_per_document": p.clients },
-            "latency": { "documents": p.docs, "clients_per_document": p.clients, "edits_per_s": p.latency_rate },
+            "latency": { "documents": p.docs, "clients_per_document": p.clients, "edits_per_s": p.latency_rate, "js_edits_per_s": p.js_latency_rate },
             "idle": { "documents": p.idle_docs, "clients_per_document": p.idle_clients, "settle_s": p.idle_settle.as_secs_f64() },
             "scale": { "documents": p.scale_docs, "clients_per_document": p.scale_clients, "edits_per_s": p.scale_rate },
+            "js_processes": p.js_processes,
         },
-        "scenarios": scenarios,
+        // The Rust load's runs; the JS load's, of the same shape, beside.
+        "scenarios": scenarios_of(report, Load::Rust),
+        "scenarios_js": scenarios_of(report, Load::Js),
         "summary": summary,
     })
 }

@@ -57,6 +57,11 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 impl Server {
     /// Starts `kind` on a free loopback port with an empty data directory.
     pub fn start(kind: Kind, launch: &Launch) -> Result<Server> {
+        Server::start_on(kind, launch, None)
+    }
+
+    /// Like [`Server::start`], running only on `cpus` when given.
+    pub fn start_on(kind: Kind, launch: &Launch, cpus: Option<&[usize]>) -> Result<Server> {
         let builder = {
             let mut b = tempfile::Builder::new();
             b.prefix("gapmap-bench-server-");
@@ -92,6 +97,9 @@ impl Server {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if let Some(cpus) = cpus {
+            crate::procfs::pin(&mut cmd, cpus);
+        }
         let mut child = cmd
             .spawn()
             .with_context(|| format!("cannot start {cmd:?}"))?;
@@ -146,11 +154,6 @@ impl Server {
         self.child.id()
     }
 
-    /// Resident set size now, KiB (VmRSS in /proc/PID/status).
-    pub fn rss_kib(&self) -> Result<u64> {
-        rss_kib(self.pid())
-    }
-
     /// SIGTERM, then SIGKILL if it is still there after a few seconds.
     pub fn stop(mut self) {
         let pid = self.pid() as libc::pid_t;
@@ -185,13 +188,9 @@ fn listening_port(line: &str) -> Option<u16> {
 
 /// VmRSS of `pid`, KiB.
 pub fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmRSS line")
+    crate::procfs::memory(pid)
+        .map(|m| m.rss_kib)
+        .with_context(|| format!("no VmRSS in /proc/{pid}/status"))
 }
 
 /// The `gapmap-relay` beside this program, or `explicit`.

@@ -85,6 +85,11 @@ pub struct DocStats {
     pub edits_made: u64,
     /// Measured (edit, receiving client) pairs that never arrived.
     pub lost: u64,
+    /// Sync messages the clients received inside the window, and their
+    /// bytes (the Automerge sync message each carries).
+    pub messages_received: u64,
+    /// See `messages_received`.
+    pub bytes_received: u64,
     /// Protocol surprises (errors, closes, unavailable documents).
     pub problems: Vec<String>,
 }
@@ -102,6 +107,10 @@ pub struct SwarmStats {
     pub edits_made: u64,
     /// See [`DocStats`].
     pub lost: u64,
+    /// See [`DocStats`].
+    pub messages_received: u64,
+    /// See [`DocStats`].
+    pub bytes_received: u64,
     /// The first few problems seen, and how many there were.
     pub problems: Vec<String>,
     /// Every problem, counted.
@@ -291,29 +300,25 @@ impl Swarm {
         })
     }
 
-    /// Closed loop for `duration` after `warmup`; returns when done.
-    pub async fn closed_loop(&self, warmup: Duration, duration: Duration) {
-        let from = Instant::now() + warmup;
-        let until = from + duration;
+    /// Closed loop from now, measured from `from` to `until`; returns when
+    /// done.
+    pub async fn closed_loop(&self, from: Instant, until: Instant) {
         let _ = self.control.send(Control::Closed { from, until });
         tokio::time::sleep_until((until + Duration::from_millis(50)).into()).await;
         let _ = self.control.send(Control::Hold);
     }
 
-    /// `edits_per_sec` spread evenly over the documents, measured for
-    /// `duration` after `warmup`, then `drain` for the last edits to arrive.
+    /// Each document edits every `period` from `first` (documents spread
+    /// evenly over one period), measured from `from` to `until`, then
+    /// `drain` for the last edits to arrive.
     pub async fn fixed_rate(
         &self,
-        edits_per_sec: f64,
-        warmup: Duration,
-        duration: Duration,
+        period: Duration,
+        first: Instant,
+        from: Instant,
+        until: Instant,
         drain: Duration,
     ) {
-        let docs = self.docs.len() as f64;
-        let period = Duration::from_secs_f64(docs / edits_per_sec.max(1e-3));
-        let first = Instant::now() + Duration::from_millis(10);
-        let from = first + warmup;
-        let until = from + duration;
         let _ = self.control.send(Control::Rate {
             first,
             period,
@@ -334,6 +339,8 @@ impl Swarm {
             total.deliveries += stats.deliveries;
             total.edits_made += stats.edits_made;
             total.lost += stats.lost;
+            total.messages_received += stats.messages_received;
+            total.bytes_received += stats.bytes_received;
             total.problem_count += stats.problems.len();
             for p in stats.problems {
                 if total.problems.len() < 5 {
@@ -579,6 +586,13 @@ impl DocSim {
     fn on_message(&mut self, c: usize, at: Instant, message: Message) {
         match message {
             Message::Sync { data, .. } | Message::Request { data, .. } => {
+                if self
+                    .window()
+                    .is_some_and(|(from, until)| at >= from && at < until)
+                {
+                    self.stats.messages_received += 1;
+                    self.stats.bytes_received += data.len() as u64;
+                }
                 let client = &mut self.clients[c];
                 let applied = sync::Message::decode(&data)
                     .map_err(|e| e.to_string())
