@@ -373,7 +373,8 @@ fn list(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
         } else {
             " "
         };
-        writeln!(out, "{mark} {}  {:>4} notes  {}", m.id, m.notes, m.title)?;
+        let notes = if m.notes == 1 { "note " } else { "notes" };
+        writeln!(out, "{mark} {}  {:>4} {notes}  {}", m.id, m.notes, m.title)?;
     }
     Ok(())
 }
