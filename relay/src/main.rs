@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! gapmap-relay --listen ADDR --data DIR [--open | --tokens FILE] [--tls-cert F --tls-key F]
-//!              [--backend sled | redis://HOST:PORT]
+//!              [--backend sled | redis://HOST:PORT | redis+cluster://HOST:PORT,…] [--redis-ca FILE]
 //! gapmap-relay token new
 //! ```
 
@@ -122,7 +122,8 @@ struct RunArgs {
     frame_min_rate: u64,
     /// Where documents live: `sled` (the relay's own store under --data) or
     /// `redis://[:PASSWORD@]HOST:PORT[/DB]`, shared by several relays
-    /// (docs/scaling.md). A password on the command line is visible to
+    /// (docs/scaling.md); `rediss://` for TLS; `redis+cluster://HOST:PORT[,HOST:PORT…]`
+    /// (or `rediss+cluster://`) for a Redis Cluster, found from these nodes. A password on the command line is visible to
     /// other local users (`ps`): prefer --backend-file or $GAPMAP_RELAY_BACKEND.
     #[arg(
         long,
@@ -136,6 +137,10 @@ struct RunArgs {
     /// with a password kept out of the command line.
     #[arg(long, env = "GAPMAP_RELAY_BACKEND_FILE", value_name = "FILE")]
     backend_file: Option<PathBuf>,
+    /// With a TLS Redis URL: trust the certificates in this PEM file
+    /// instead of the system's roots.
+    #[arg(long, env = "GAPMAP_RELAY_REDIS_CA", value_name = "FILE")]
+    redis_ca: Option<PathBuf>,
     /// With a Redis backend: compact a document's stream into a snapshot
     /// once it holds this many entries.
     #[arg(long, default_value_t = 500, value_name = "ENTRIES")]
@@ -257,9 +262,9 @@ fn run(args: RunArgs) -> Result<()> {
     let Some(data) = args.data.clone() else {
         bail!("--data DIR is required: the directory where the relay stores documents (with --backend redis://…, only its own settings)");
     };
-    if args.backend != "sled" && !args.backend.starts_with("redis://") {
+    if args.backend != "sled" && !redis_backend::is_redis_url(&args.backend) {
         bail!(
-            "bad --backend {}: use sled (the default) or redis://HOST:PORT",
+            "bad --backend {}: use sled (the default), redis://HOST:PORT, rediss://HOST:PORT or redis+cluster://HOST:PORT,HOST:PORT",
             redis_backend::redacted(&args.backend)
         );
     }
@@ -331,16 +336,25 @@ async fn serve_relay(
     }
     let backend_stop = CancellationToken::new();
     let _stop_backend = backend_stop.clone().drop_guard();
-    if args.backend.starts_with("redis://") {
+    if redis_backend::is_redis_url(&args.backend) {
+        let target = redis_backend::Target::parse(&args.backend).map_err(|e| {
+            anyhow::anyhow!(
+                "bad --backend {}: {e}",
+                redis_backend::redacted(&args.backend)
+            )
+        })?;
+        let certs = redis_backend::certificates(&target, args.redis_ca.as_deref())
+            .map_err(anyhow::Error::msg)?;
         let settings = redis_backend::Settings {
             compact_after: args.redis_compact_after.max(1),
             grace: Duration::from_millis(args.redis_grace_ms),
             budget: budget(args.automerge_budget),
             ..Default::default()
         };
-        let backend = redis_backend::RedisBackend::connect(&args.backend, settings, backend_stop)
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let backend =
+            redis_backend::RedisBackend::connect(&args.backend, certs, settings, backend_stop)
+                .await
+                .map_err(anyhow::Error::msg)?;
         config.backend = Some(Arc::new(backend));
     }
     let repo = Repo::start(config);

@@ -1,5 +1,6 @@
-//! The Redis backend (`--backend redis://HOST:PORT`): several relay
-//! instances share their documents through one Redis (docs/scaling.md).
+//! The Redis backend (`--backend redis://HOST:PORT`, `rediss://…` over TLS,
+//! `redis+cluster://HOST:PORT,…` for a Redis Cluster): several relay
+//! instances share their documents through Redis (docs/scaling.md).
 //!
 //! Keys of document `D` (the `{D}` hash tag keeps them on one Redis Cluster
 //! node, and spreads documents over the nodes):
@@ -9,17 +10,19 @@
 //! | `gapmap:{D}:log` | stream | one entry per accepted write: `c` the Automerge changes, `o` the instance that wrote them |
 //! | `gapmap:{D}:snap` | hash | `doc` a whole saved document, `upto` the last stream id it covers |
 //! | `gapmap:{D}:lease` | string | the instance compacting the stream now (`SET NX PX`) |
+//! | `gapmap:{D}:bell` | shard channel | on a Cluster, rung after each write (cluster.rs) |
 //!
 //! - **Writes**: changes a peer sent are `XADD`ed; the engine advertises
 //!   their heads only after the reply (with `appendfsync always`, after the
 //!   entry is fsynced to Redis's append-only file).
 //! - **Fan-out**: one task per relay reads every stream of the documents
-//!   the engine holds (`XREAD BLOCK`) and feeds other instances' entries
+//!   the engine holds (`XREAD BLOCK` on one node; on a Cluster, where one
+//!   `XREAD` cannot span slots, when the document's bell rings) and feeds other instances' entries
 //!   into the engine, which syncs them to this relay's peers. Its own
 //!   entries (`o`) are skipped, and changes it was fed are dropped from what
 //!   it appends later, so nothing goes round twice.
-//! - **Loading**: the snapshot and the whole stream in one `MULTI`, so a
-//!   compaction between the two reads cannot hide entries.
+//! - **Loading**: the snapshot and the whole stream in one script (atomic,
+//!   one slot), so a compaction between the two reads cannot hide entries.
 //! - **Compaction**: when a stream is long, one instance at a time (the one
 //!   holding the lease) saves snapshot + stream as a new snapshot and trims
 //!   the entries it covers, in one script that first checks it still holds
@@ -29,9 +32,13 @@
 //!   then refuses changes and serves what it holds read-only); a probe every
 //!   250 ms notices when it is back.
 
+mod cluster;
 mod compaction;
+mod connect;
 mod entries;
 mod reader;
+
+pub(crate) use connect::{certificates, is_redis_url, Target};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -42,9 +49,10 @@ use automerge::{Automerge, ChangeHash};
 use gapmap_repo::backend::{Backend, BackendError, BoxFuture, Feed};
 use gapmap_repo::DocumentId;
 use gapmap_store::DocMeta;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Value};
 
+use cluster::Bells;
+use connect::Conn;
 use entries::{bytes_of, parse_entries, split_changes, EntryId};
 use tokio_util::sync::CancellationToken;
 
@@ -121,10 +129,18 @@ pub struct RedisBackend {
     inner: Arc<Inner>,
 }
 
+/// One node, or a Cluster.
+enum Mode {
+    /// The stream reader opens its own connection from this client.
+    Single(Client),
+    /// The shard-channel subscriptions that drive the reader.
+    Cluster(Arc<Bells>),
+}
+
 struct Inner {
-    client: Client,
+    mode: Mode,
     /// Commands (reconnects by itself).
-    conn: ConnectionManager,
+    conn: Conn,
     /// This instance's name in stream entries and leases.
     me: String,
     settings: Settings,
@@ -145,37 +161,53 @@ struct Inner {
 }
 
 impl RedisBackend {
-    /// Connects to `url` (`redis://HOST:PORT[/DB]`); fails when Redis does
-    /// not answer, so a misconfigured relay stops at once.
+    /// Connects to `url` (`redis://HOST:PORT[/DB]`, `rediss://…`,
+    /// `redis+cluster://HOST:PORT[,HOST:PORT…]`, `rediss+cluster://…`),
+    /// trusting `certs` for TLS instead of the system's roots; fails when
+    /// Redis does not answer, so a misconfigured relay stops at once.
     pub async fn connect(
         url: &str,
+        certs: Option<redis::TlsCertificates>,
         settings: Settings,
         stop: CancellationToken,
     ) -> Result<RedisBackend, String> {
-        let client = Client::open(url).map_err(|e| {
-            let url = redacted(url);
-            format!("bad --backend URL {url}: {e}")
-        })?;
-        let url = redacted(url);
-        let url = url.as_str();
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let mut conn = ConnectionManager::new_with_config(client.clone(), config)
-            .await
-            .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
-        let pong: String = redis::cmd("PING")
+        let shown = redacted(url);
+        let shown = shown.as_str();
+        let bad = |e: &dyn std::fmt::Display| format!("bad --backend URL {shown}: {e}");
+        let unreachable = |e: RedisError| format!("cannot reach Redis at {shown}: {e}");
+        let target = Target::parse(url).map_err(|e| bad(&e))?;
+        let (mode, mut conn) = match &target {
+            Target::Single(url) => {
+                let client = connect::single_client(url, certs).map_err(|e| bad(&e))?;
+                let conn = connect::single_manager(&client)
+                    .await
+                    .map_err(unreachable)?;
+                (Mode::Single(client), Conn::Single(conn))
+            }
+            Target::Cluster(nodes) => {
+                let client = connect::cluster_client(nodes, certs.clone()).map_err(|e| bad(&e))?;
+                let conn = client.get_async_connection().await.map_err(unreachable)?;
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                let bell_client = connect::bell_client(nodes, certs, tx).map_err(|e| bad(&e))?;
+                let bell_conn = bell_client
+                    .get_async_connection()
+                    .await
+                    .map_err(unreachable)?;
+                let bells = Arc::new(Bells::new(bell_conn, rx));
+                (Mode::Cluster(bells), Conn::Cluster(conn))
+            }
+        };
+        let pong: Value = redis::cmd("PING")
             .query_async(&mut conn)
             .await
-            .map_err(|e| format!("Redis at {url} does not answer PING: {e}"))?;
-        tracing::info!(url, %pong, "connected to Redis");
+            .map_err(|e| format!("Redis at {shown} does not answer PING: {e}"))?;
+        let cluster = matches!(mode, Mode::Cluster(_));
+        tracing::info!(url = shown, cluster, pong = ?pong, "connected to Redis");
         warn_about_persistence(&mut conn).await;
         let me = format!("relay-{}", hex::encode(rand::random::<[u8; 6]>()));
         Ok(RedisBackend {
             inner: Arc::new(Inner {
-                client,
+                mode,
                 conn,
                 me,
                 settings,
@@ -205,7 +237,7 @@ pub(crate) fn redacted(url: &str) -> String {
 /// Acknowledged writes survive a Redis restart only with its append-only
 /// file fsynced on every write; say so when that is not the setting (and
 /// carry on when `CONFIG` is not allowed, as on some hosted Redis).
-async fn warn_about_persistence(conn: &mut ConnectionManager) {
+async fn warn_about_persistence(conn: &mut Conn) {
     let get = |name: &'static str| {
         let mut conn = conn.clone();
         async move {
@@ -268,16 +300,11 @@ impl Inner {
     /// (if Redis has any of it) and the last stream id read.
     async fn read(&self, id: &DocumentId) -> Result<(Option<Automerge>, EntryId), BackendError> {
         let mut conn = self.conn.clone();
-        let reply: Value = redis::pipe()
-            .atomic()
-            .cmd("HMGET")
+        let reply: Value = redis::cmd("EVAL")
+            .arg(READ)
+            .arg(2)
             .arg(snap_key(id))
-            .arg("doc")
-            .arg("upto")
-            .cmd("XRANGE")
             .arg(log_key(id))
-            .arg("-")
-            .arg("+")
             .query_async(&mut conn)
             .await
             .map_err(|e| self.fail(id, e))?;
@@ -342,6 +369,12 @@ impl Inner {
     }
 }
 
+/// Snapshot and stream in one step (a script runs atomically, and touches
+/// one slot: both keys carry the document's hash tag).
+const READ: &str = r#"
+return {redis.call('HMGET', KEYS[1], 'doc', 'upto'), redis.call('XRANGE', KEYS[2], '-', '+')}
+"#;
+
 /// Whether Redis cannot take writes now (down, cut off, or refusing them
 /// for a while: out of memory, a replica, loading its file…), as opposed to
 /// refusing this one command.
@@ -372,6 +405,9 @@ impl Backend for RedisBackend {
     fn load(&self, id: DocumentId) -> BoxFuture<Result<Option<Automerge>, BackendError>> {
         let inner = self.inner.clone();
         Box::pin(async move {
+            if let Mode::Cluster(bells) = &inner.mode {
+                bells.subscribe(&id).await.map_err(|e| inner.fail(&id, e))?;
+            }
             let (doc, pos) = inner.read(&id).await?;
             inner.set_up(true, None);
             {
@@ -379,17 +415,24 @@ impl Backend for RedisBackend {
                 let follow = follows.entry(id).or_default();
                 follow.pos = follow.pos.max(pos);
             }
-            // The reader may be blocked on the other streams: wake it so it
-            // reads this one too.
-            inner.added.notify_one();
-            let reader = inner.reader_id.load(Ordering::SeqCst);
-            if reader > 0 {
-                let mut conn = inner.conn.clone();
-                let _: Result<Value, _> = redis::cmd("CLIENT")
-                    .arg("UNBLOCK")
-                    .arg(reader)
-                    .query_async(&mut conn)
-                    .await;
+            match &inner.mode {
+                // A bell may have rung between the read and now, before
+                // the document was followed: read its tail once.
+                Mode::Cluster(bells) => bells.ring(id),
+                Mode::Single(_) => {
+                    // The reader may be blocked on the other streams: wake
+                    // it so it reads this one too.
+                    inner.added.notify_one();
+                    let reader = inner.reader_id.load(Ordering::SeqCst);
+                    if reader > 0 {
+                        let mut conn = inner.conn.clone();
+                        let _: Result<Value, _> = redis::cmd("CLIENT")
+                            .arg("UNBLOCK")
+                            .arg(reader)
+                            .query_async(&mut conn)
+                            .await;
+                    }
+                }
             }
             Ok(doc)
         })
@@ -420,9 +463,10 @@ impl Backend for RedisBackend {
                 return Ok(());
             }
             let mut conn = inner.conn.clone();
-            // XLEN rides along (O(1)) to tell when to compact.
-            let (_entry, len): (String, u64) = redis::pipe()
-                .cmd("XADD")
+            // XLEN rides along (O(1)) to tell when to compact; on a Cluster
+            // the bell too (same slot, so the same node and one round trip).
+            let mut pipe = redis::pipe();
+            pipe.cmd("XADD")
                 .arg(log_key(&id))
                 .arg("*")
                 .arg("c")
@@ -430,7 +474,14 @@ impl Backend for RedisBackend {
                 .arg("o")
                 .arg(&inner.me)
                 .cmd("XLEN")
-                .arg(log_key(&id))
+                .arg(log_key(&id));
+            if matches!(inner.mode, Mode::Cluster(_)) {
+                pipe.cmd("SPUBLISH")
+                    .arg(cluster::bell_key(&id))
+                    .arg(&inner.me)
+                    .ignore();
+            }
+            let (_entry, len): (String, u64) = pipe
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| inner.fail(&id, e))?;
@@ -450,12 +501,20 @@ impl Backend for RedisBackend {
         if self.inner.feed.set(feed).is_err() {
             return;
         }
-        tokio::spawn(reader::read_streams(self.inner.clone()));
+        match &self.inner.mode {
+            Mode::Single(_) => {
+                tokio::spawn(reader::read_streams(self.inner.clone()));
+            }
+            Mode::Cluster(bells) => cluster::start(self.inner.clone(), bells.clone()),
+        }
         tokio::spawn(reader::probe(self.inner.clone()));
     }
 
     fn release(&self, id: DocumentId) {
         self.inner.follows().remove(&id);
+        if let Mode::Cluster(bells) = &self.inner.mode {
+            bells.unsubscribe(id);
+        }
     }
 }
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use gapmap_repo::DocumentId;
-use redis::aio::ConnectionManager;
 
+use super::connect::Conn;
 use super::entries::EntryId;
 use super::{lease_key, log_key, snap_key, Inner};
 
@@ -39,11 +39,7 @@ impl Inner {
         }
     }
 
-    async fn compact(
-        &self,
-        id: &DocumentId,
-        conn: &mut ConnectionManager,
-    ) -> Result<Option<EntryId>, String> {
+    async fn compact(&self, id: &DocumentId, conn: &mut Conn) -> Result<Option<EntryId>, String> {
         let (doc, last) = self.read(id).await.map_err(|e| e.to_string())?;
         let Some(doc) = doc else {
             self.release_lease(id, conn).await;
@@ -80,7 +76,7 @@ impl Inner {
         }
     }
 
-    async fn release_lease(&self, id: &DocumentId, conn: &mut ConnectionManager) {
+    async fn release_lease(&self, id: &DocumentId, conn: &mut Conn) {
         let _: Result<i64, _> = redis::cmd("EVAL")
             .arg(RELEASE)
             .arg(1)

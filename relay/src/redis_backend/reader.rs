@@ -40,13 +40,15 @@ pub(super) async fn probe(inner: Arc<Inner>) {
 /// Reads the streams of every held document and feeds other instances'
 /// entries into the engine. Runs until the relay stops.
 pub(super) async fn read_streams(inner: Arc<Inner>) {
+    let super::Mode::Single(client) = &inner.mode else {
+        return;
+    };
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(1)))
         .set_response_timeout(Some(BLOCK + Duration::from_secs(5)));
     let mut failed = false;
     while !inner.stop.is_cancelled() {
-        let conn = inner
-            .client
+        let conn = client
             .get_multiplexed_async_connection_with_config(&config)
             .await;
         let mut conn = match conn {
@@ -134,7 +136,7 @@ async fn read_loop(inner: &Arc<Inner>, conn: &mut MultiplexedConnection) -> Resu
     }
 }
 
-fn feed_entries(inner: &Arc<Inner>, id: DocumentId, entries: Vec<Entry>) {
+pub(super) fn feed_entries(inner: &Arc<Inner>, id: DocumentId, entries: Vec<Entry>) {
     let mut to_feed = Vec::new();
     {
         let mut follows = inner.follows();
@@ -175,7 +177,7 @@ fn feed_entries(inner: &Arc<Inner>, id: DocumentId, entries: Vec<Entry>) {
 
 /// Reads every held document whole and feeds it in (after the reader was
 /// cut off: the entries it missed may have been compacted away).
-async fn resync(inner: &Arc<Inner>) {
+pub(super) async fn resync(inner: &Arc<Inner>) {
     let ids: Vec<DocumentId> = inner.follows().keys().copied().collect();
     for id in ids {
         match inner.read(&id).await {

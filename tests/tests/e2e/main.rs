@@ -20,6 +20,7 @@ mod readme;
 mod relay;
 mod research;
 mod scaleout;
+mod scaleout_cluster;
 mod stalls;
 mod sync;
 mod util;
