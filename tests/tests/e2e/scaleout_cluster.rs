@@ -208,7 +208,10 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 }
 
 /// A `gapmap sync --watch TARGET`; SIGTERM when dropped.
-struct Watch(Child, tempfile::TempDir);
+struct Watch {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
 
 impl Watch {
     fn start(store: &Store, target: &str) -> Watch {
@@ -226,20 +229,20 @@ impl Watch {
                 .is_ok_and(|s| s.contains("watching"))),
             "gapmap sync --watch did not start"
         );
-        Watch(child, dir)
+        Watch { child, _dir: dir }
     }
 }
 
 impl Drop for Watch {
     fn drop(&mut self) {
         // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         if !eventually(Duration::from_secs(5), || {
-            matches!(self.0.try_wait(), Ok(Some(_)))
+            matches!(self.child.try_wait(), Ok(Some(_)))
         }) {
-            let _ = self.0.kill();
+            let _ = self.child.kill();
         }
-        let _ = self.0.wait();
+        let _ = self.child.wait();
     }
 }
 
@@ -335,7 +338,7 @@ fn a_master_killed_and_restarted_loses_nothing_acknowledged() {
 
     let mut acked = Vec::new();
     let mut refused = 0;
-    let mut edit = |ana: &Store, acked: &mut Vec<String>, refused: &mut usize| {
+    let edit = |ana: &Store, acked: &mut Vec<String>, refused: &mut usize| {
         let note = ana.ok(&["add", "now", &format!("ana {}", acked.len() + *refused)]);
         if ana.run(&["sync", &urls[0]]).code == 0 {
             acked.push(note);
