@@ -132,7 +132,7 @@ pub struct RedisBackend {
 /// One node, or a Cluster.
 enum Mode {
     /// The stream reader opens its own connection from this client.
-    Single(Client),
+    Single(Box<Client>),
     /// The shard-channel subscriptions that drive the reader.
     Cluster(Arc<Bells>),
 }
@@ -182,7 +182,7 @@ impl RedisBackend {
                 let conn = connect::single_manager(&client)
                     .await
                     .map_err(unreachable)?;
-                (Mode::Single(client), Conn::Single(conn))
+                (Mode::Single(Box::new(client)), Conn::Single(conn))
             }
             Target::Cluster(nodes) => {
                 let client = connect::cluster_client(nodes, certs.clone()).map_err(|e| bad(&e))?;

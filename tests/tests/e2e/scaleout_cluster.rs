@@ -355,6 +355,10 @@ fn a_master_killed_and_restarted_loses_nothing_acknowledged() {
     for _ in 0..3 {
         edit(&ana, &mut acked, &mut refused);
     }
+    assert!(
+        refused >= 1,
+        "writes were acknowledged while the master of their slot was down"
+    );
     cluster.nodes[owner].spawn();
     cluster.wait_ok();
     let started = Instant::now();
