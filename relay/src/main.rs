@@ -268,6 +268,9 @@ fn run(args: RunArgs) -> Result<()> {
             redis_backend::redacted(&args.backend)
         );
     }
+    if args.redis_ca.is_some() && args.backend == "sled" {
+        bail!("--redis-ca FILE is for a Redis backend over TLS: add --backend rediss://HOST:PORT");
+    }
     let token_auth = match (&args.tokens, args.open) {
         (Some(path), _) => {
             let tokens = Tokens::load(path)?;

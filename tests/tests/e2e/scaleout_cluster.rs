@@ -481,6 +481,20 @@ fn relays_reach_redis_over_tls_with_a_given_ca_and_never_log_the_password() {
         "the password was logged:\n{stderr}"
     );
 
+    // A CA file without a Redis backend is a mistake, said in one line.
+    let out = Command::new(bin("gapmap-relay"))
+        .args(["--listen", "127.0.0.1:0", "--open", "--data"])
+        .arg(dir.path().join("sled"))
+        .arg("--redis-ca")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("--backend rediss://"),
+        "{stderr}"
+    );
+
     let mut relays: Vec<Relay> = (0..2)
         .map(|i| {
             let own = dir.path().join(format!("relay{i}"));
