@@ -530,6 +530,10 @@ mod tests {
         );
         assert_eq!(redacted("redis://user:pw@host:1"), "redis://***@host:1");
         assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redacted("rediss+cluster://:pw@a:1,b:2"),
+            "rediss+cluster://***@a:1,b:2"
+        );
     }
 
     #[test]
