@@ -48,7 +48,12 @@ impl Inner {
         let snapshot = tokio::task::spawn_blocking(move || doc.save())
             .await
             .map_err(|e| e.to_string())?;
-        let (secs, micros): (u64, u64) = redis::cmd("TIME")
+        // The clock of the node that names the stream's entries (on a
+        // Cluster a bare TIME would go to any node).
+        let (secs, micros): (u64, u64) = redis::cmd("EVAL")
+            .arg("return redis.call('TIME')")
+            .arg(1)
+            .arg(log_key(id))
             .query_async(conn)
             .await
             .map_err(|e| e.to_string())?;
