@@ -3,15 +3,21 @@
 mod annotations;
 mod anonymise;
 mod conflicts;
+mod erasure;
+mod findings;
 mod identity;
 mod import;
 mod interviews;
 mod notes;
+#[cfg(test)]
+mod research_tests;
 mod rounds;
 mod summary;
 
 pub use annotations::RATING_RANGE;
 pub use conflicts::Conflicts;
+pub use erasure::Purged;
+pub use findings::NewFinding;
 
 use std::collections::BTreeMap;
 
