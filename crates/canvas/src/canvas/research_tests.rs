@@ -328,3 +328,36 @@ fn erasing_removes_personal_text_but_keeps_the_evidence() {
     assert!(!md.contains("Maria"), "{md}");
     assert!(!md.contains("shoebox"), "{md}");
 }
+
+#[test]
+fn views_of_the_past_stay_erased_and_exports_carry_transcripts() {
+    let (mut c, a, _) = canvas();
+    let i = c
+        .add_interview("Maria Lopez", "user", None, "ana", T0)
+        .unwrap();
+    c.append_transcript(&i, "keeps a shoebox", "ana", T0)
+        .unwrap();
+    c.record_finding(
+        &i,
+        &NewFinding::quote("my shoebox").supports(a.clone()),
+        "ana",
+        T0,
+    )
+    .unwrap();
+    c.start_round("r1", &[], "ana", T0 + 1000).unwrap();
+    let md = crate::render::to_markdown(&c, &crate::DocId::random());
+    assert!(md.contains("Transcript:"), "{md}");
+    assert!(md.contains("keeps a shoebox"), "{md}");
+    let anon = crate::render::to_markdown(&c.anonymised().unwrap(), &crate::DocId::random());
+    assert!(!anon.contains("keeps a shoebox"), "{anon}");
+    assert!(!anon.contains("Transcript:"), "{anon}");
+
+    c.purge_interview(&i, T0 + 2000).unwrap();
+    let point = c.point("r1").unwrap();
+    let past = c.at(&point).unwrap();
+    let then = past.interview(&i).unwrap();
+    assert_eq!(then.interviewee, "");
+    assert_eq!(then.transcript, "");
+    assert_eq!(then.findings[0].text, "");
+    assert_eq!(past.note_evidence(&a).supports, 1);
+}
