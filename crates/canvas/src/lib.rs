@@ -78,7 +78,10 @@ mod section;
 mod status;
 pub mod time;
 
-pub use canvas::{Canvas, Conflicts, NewFinding, Purged, RATING_RANGE};
+pub use canvas::{
+    Canvas, Conflicts, NewFinding, Purged, RespondentRating, SurveyError, SurveyImport,
+    RATING_RANGE, SURVEY_MAX_BYTES, SURVEY_MAX_ROWS,
+};
 pub use coverage::{Coverage, GapItem, LinkKind};
 pub use describe::describe;
 pub use diff::{diff, CanvasDiff};
@@ -95,7 +98,7 @@ pub use interview::{
 pub use job::{Customer, Job};
 pub use member::Member;
 pub use note::{Comment, Note, NoteId, Position, Rating};
-pub use outcome::{opportunity, OutcomeScore};
+pub use outcome::{opportunity, OutcomeScore, TeamEstimate};
 pub use render::{to_json, to_markdown, to_terminal};
 pub use round::{Point, Round, RoundId};
 pub use section::{Group, Section};
