@@ -403,6 +403,9 @@ impl Cli {
         }
         match &mut self.command {
             Command::Import { file } => fix(file),
+            Command::Rate(research::RateArgs {
+                import: Some(file), ..
+            }) => fix(file),
             Command::Export {
                 output: Some(file), ..
             } if file.as_os_str() != "-" => fix(file),

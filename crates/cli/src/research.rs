@@ -236,13 +236,22 @@ pub struct GapsArgs {
 #[derive(Debug, Args, Serialize, Deserialize)]
 pub struct RateArgs {
     /// A success outcome note (goal, hazard, problem).
-    pub note: String,
+    #[arg(required_unless_present = "import")]
+    pub note: Option<String>,
     /// How much the outcome matters to the customer, 1–10.
     #[arg(long, short = 'i', value_name = "1-10", allow_negative_numbers = true)]
     pub importance: Option<i64>,
     /// How well it is met today, 1–10.
     #[arg(long, short = 's', value_name = "1-10", allow_negative_numbers = true)]
     pub satisfaction: Option<i64>,
+    /// The rating is this customer's own (an interviewee or survey
+    /// respondent), not your estimate.
+    #[arg(long, short = 'r', value_name = "NAME")]
+    pub respondent: Option<String>,
+    /// Import survey ratings from a CSV file (respondent, outcome,
+    /// importance, satisfaction); all or nothing.
+    #[arg(long, value_name = "FILE.csv", conflicts_with_all = ["note", "importance", "satisfaction", "respondent"])]
+    pub import: Option<std::path::PathBuf>,
 }
 
 /// `gapmap outcomes`
@@ -1187,12 +1196,26 @@ pub fn gaps(ctx: &Context, args: GapsArgs, json: bool, out: &mut dyn Write) -> R
 
 /// `gapmap rate NOTE --importance N --satisfaction N`
 pub fn rate(ctx: &Context, args: RateArgs, json: bool, out: &mut dyn Write) -> Result<()> {
+    if let Some(file) = &args.import {
+        return crate::research_model::import_ratings(ctx, file, json, out);
+    }
     if args.importance.is_none() && args.satisfaction.is_none() {
         bail!("give --importance N and/or --satisfaction N (1 to 10)");
     }
+    let note = args.note.clone().unwrap_or_default();
     let score = change(ctx, |c, author, now| {
-        let id = c.resolve_note(&args.note)?;
-        c.rate(&id, author, args.importance, args.satisfaction, now)?;
+        let id = c.resolve_note(&note)?;
+        match &args.respondent {
+            Some(who) => c.rate_as_respondent(
+                &id,
+                who,
+                args.importance,
+                args.satisfaction,
+                "interview",
+                now,
+            )?,
+            None => c.rate(&id, author, args.importance, args.satisfaction, now)?,
+        }
         c.outcomes()
             .into_iter()
             .find(|o| o.note.id == id)
@@ -1233,6 +1256,14 @@ fn outcome_json(rank: usize, o: &gapmap_canvas::OutcomeScore) -> Value {
         "opportunity": o.opportunity,
         "verdict": o.verdict(),
         "raters": o.raters,
+        "basis": o.basis,
+        "respondents": o.respondents,
+        "team": {
+            "importance": o.team.importance,
+            "satisfaction": o.team.satisfaction,
+            "opportunity": o.team.opportunity,
+            "raters": o.team.raters,
+        },
     })
 }
 

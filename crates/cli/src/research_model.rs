@@ -233,3 +233,48 @@ pub fn interview(
         _ => unreachable!("research::interview handles the others"),
     }
 }
+
+/// `gapmap rate --import FILE.csv`: a survey's ratings. The file is
+/// untrusted: its size is checked before it is read, and a bad line
+/// changes nothing.
+pub fn import_ratings(
+    ctx: &Context,
+    file: &std::path::Path,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use std::io::Read;
+    let shown = file.display();
+    let max = gapmap_canvas::SURVEY_MAX_BYTES;
+    let handle =
+        std::fs::File::open(file).map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
+    let size = handle.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > max {
+        bail!("{shown} is {size} bytes: a survey file may hold at most {max} bytes (split it)");
+    }
+    let mut bytes = Vec::new();
+    // The size can change between the check and the read: never read more.
+    handle
+        .take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
+    if bytes.len() as u64 > max {
+        bail!("{shown} is over {max} bytes: a survey file may hold at most {max} bytes (split it)");
+    }
+    let text =
+        String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{shown} is not UTF-8 text"))?;
+    let report = change(ctx, |c, _, now| {
+        c.import_ratings_csv(&text, now)
+            .map_err(|e| anyhow::anyhow!("{shown}: {e}; nothing imported"))
+    })?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string(&report)?)?;
+    } else {
+        writeln!(
+            out,
+            "imported {} ratings from {} respondents of {} outcomes",
+            report.rows, report.respondents, report.outcomes
+        )?;
+    }
+    Ok(())
+}

@@ -261,3 +261,82 @@ fn bad_finding_links_change_nothing() {
     };
     assert_eq!(strip(s.ok(&["export", "--format", "json"])), strip(before));
 }
+
+#[test]
+fn outcomes_score_customers_ratings_and_import_surveys() {
+    let (s, [_, _, goal], _) = canvas();
+    let hazard = s.ok(&["add", "hazard", "Losing a client by nagging"]);
+    s.ok(&["rate", &goal, "-i", "3", "-s", "9"]);
+    let before = s.json(&["outcomes"]);
+    assert_eq!(row(&before, &goal)["basis"], "team");
+    s.ok(&[
+        "rate",
+        &goal,
+        "-i",
+        "9",
+        "-s",
+        "3",
+        "--respondent",
+        "Maria Lopez",
+    ]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        format!("respondent,outcome,importance,satisfaction\nTom,{goal},7,1\nZoe,{hazard},12,2\n"),
+    )
+    .unwrap();
+    let snapshot = s.ok(&["--json", "outcomes"]);
+    let line = s.fails(&["rate", "--import", bad.to_str().unwrap()]);
+    assert!(
+        line.contains("line 3: importance must be a whole number from 1 to 10"),
+        "{line}"
+    );
+    assert!(line.contains("nothing imported"), "{line}");
+    assert_eq!(s.ok(&["--json", "outcomes"]), snapshot);
+    let huge = dir.path().join("huge.csv");
+    std::fs::write(&huge, vec![b'a'; 2 << 20]).unwrap();
+    let line = s.fails(&["rate", "--import", huge.to_str().unwrap()]);
+    assert!(line.contains("at most"), "{line}");
+
+    let good = dir.path().join("survey.csv");
+    std::fs::write(
+        &good,
+        format!("respondent,outcome,importance,satisfaction\nTom,{goal},7,1\nZoe,Losing a client by nagging,6,2\n"),
+    )
+    .unwrap();
+    // A relative path, as a person types it.
+    let mut cmd = s.command(&["--json", "rate", "--import", "survey.csv"]);
+    let run = cmd.current_dir(dir.path()).output().unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(
+        (report["rows"].as_u64(), report["respondents"].as_u64()),
+        (Some(2), Some(2))
+    );
+
+    let scores = s.json(&["outcomes"]);
+    let g = row(&scores, &goal);
+    assert_eq!(g["basis"], "respondents");
+    assert_eq!(g["respondents"], 2);
+    assert_eq!(
+        (g["importance"].as_f64(), g["satisfaction"].as_f64()),
+        (Some(8.0), Some(2.0))
+    );
+    assert_eq!(
+        g["opportunity"].as_f64(),
+        Some(14.0),
+        "Ulwick's, on the means"
+    );
+    assert_eq!(
+        g["team"]["opportunity"].as_f64(),
+        Some(3.0),
+        "the team's estimate apart"
+    );
+    assert_eq!(scores[0]["id"], goal.as_str());
+}
