@@ -105,14 +105,14 @@ fn findings_quote_and_bear_on_several_notes() {
 
     assert_eq!(
         ids(&s.json(&["evidence", "--filter", "contradicted"])),
-        [paid.clone()]
+        vec![paid.clone()]
     );
     assert_eq!(
         ids(&s.json(&["evidence", "--filter", "untested"])),
-        [goal.clone()]
+        vec![goal.clone()]
     );
     assert_eq!(ids(&s.json(&["evidence", "-f", "has-evidence"])).len(), 2);
-    assert_eq!(ids(&s.json(&["evidence", &paid[..6]])), [paid.clone()]);
+    assert_eq!(ids(&s.json(&["evidence", &paid[..6]])), vec![paid.clone()]);
     let buyers = s.json(&["evidence", "--type", "buyer", &paid]);
     assert_eq!(row(&buyers, &paid)["contradicts"], 0);
     let text = s.ok(&["evidence", &chases]);

@@ -220,8 +220,8 @@ fn the_evidence_report_counts_filters_and_scopes() {
             .collect()
     };
     assert_eq!(ids(EvidenceFilter::HasEvidence), [a.clone(), b.clone()]);
-    assert_eq!(ids(EvidenceFilter::Contradicted), [b.clone()]);
-    assert_eq!(ids(EvidenceFilter::Untested), [goal.clone()]);
+    assert_eq!(ids(EvidenceFilter::Contradicted), vec![b.clone()]);
+    assert_eq!(ids(EvidenceFilter::Untested), vec![goal.clone()]);
     assert_eq!(
         "untested".parse::<EvidenceFilter>().unwrap(),
         EvidenceFilter::Untested
