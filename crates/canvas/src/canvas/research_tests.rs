@@ -361,3 +361,24 @@ fn views_of_the_past_stay_erased_and_exports_carry_transcripts() {
     assert_eq!(then.findings[0].text, "");
     assert_eq!(past.note_evidence(&a).supports, 1);
 }
+
+#[test]
+fn anonymised_copies_scrub_interpretations_and_trashed_interviewees() {
+    let (mut c, a, _) = canvas();
+    let i = c
+        .add_interview("Maria Lopez", "user", None, "ana", T0)
+        .unwrap();
+    let gone = c
+        .add_interview("Tom Baker", "user", None, "ana", T0)
+        .unwrap();
+    let f = NewFinding {
+        interpretation: "Maria Lopez treats it as a habit, like Tom Baker".into(),
+        ..NewFinding::quote("Every Friday").supports(a.clone())
+    };
+    c.record_finding(&i, &f, "ana", T0).unwrap();
+    c.trash_interview(&gone, T0).unwrap();
+    let anon = c.anonymised().unwrap();
+    let got = &anon.findings()[0].interpretation;
+    assert!(!got.contains("Maria") && !got.contains("Tom"), "{got}");
+    assert!(got.contains("Participant"), "{got}");
+}
