@@ -3,15 +3,23 @@
 mod annotations;
 mod anonymise;
 mod conflicts;
+mod erasure;
+mod findings;
 mod identity;
 mod import;
 mod interviews;
 mod notes;
+#[cfg(test)]
+mod research_tests;
 mod rounds;
 mod summary;
+mod survey;
 
 pub use annotations::RATING_RANGE;
 pub use conflicts::Conflicts;
+pub use erasure::Purged;
+pub use findings::NewFinding;
+pub use survey::{RespondentRating, SurveyError, SurveyImport, SURVEY_MAX_BYTES, SURVEY_MAX_ROWS};
 
 use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::interview::{Finding, Interview};
+use crate::interview::{Finding, FindingLink, Interview};
 use crate::job::Job;
 use crate::note::{Note, NoteId};
 use crate::section::Section;
@@ -159,15 +159,26 @@ pub fn diff(from: &Canvas, to: &Canvas) -> CanvasDiff {
         .into_iter()
         .filter(|i| !had_interviews.contains(i.id.as_str()))
         .collect();
-    let had_findings: BTreeSet<String> = from
+    // New evidence: findings that did not exist, and existing findings
+    // linked to more notes (or the other way), with only those links.
+    let had_findings: BTreeMap<String, Vec<FindingLink>> = from
         .findings()
         .into_iter()
-        .map(|f| f.id.to_string())
+        .map(|f| (f.id.to_string(), f.links))
         .collect();
     d.findings = to
         .findings()
         .into_iter()
-        .filter(|f| !had_findings.contains(f.id.as_str()))
+        .filter_map(|mut f| match had_findings.get(f.id.as_str()) {
+            None => Some(f),
+            Some(had) => {
+                f.links.retain(|l| !had.contains(l));
+                let first = f.links.first()?.clone();
+                f.note = Some(first.note);
+                f.effect = first.effect;
+                Some(f)
+            }
+        })
         .collect();
     d
 }
@@ -403,5 +414,30 @@ mod tests {
         assert!(d.job.is_some() && d.title.is_none());
         assert!(!d.is_empty());
         assert!(diff(&c, &c.at(&Point::Now).unwrap()).is_empty());
+    }
+
+    #[test]
+    fn links_added_to_old_findings_are_new_evidence() {
+        let mut c = Canvas::create("Diff", "ana", T0).unwrap();
+        let a = c.add_note(Section::Now, "a", &[], "ana", T0).unwrap();
+        let b = c.add_note(Section::Now, "b", &[], "ana", T0).unwrap();
+        let i = c.add_interview("Maria", "user", None, "ana", T0).unwrap();
+        let (f, _) = c
+            .add_finding(
+                &i,
+                "quote",
+                crate::FindingTarget::Supports(a.clone()),
+                "ana",
+                T0,
+            )
+            .unwrap();
+        let before = c.clone();
+        c.link_finding(&f, &b, crate::Effect::Contradicts, T0)
+            .unwrap();
+        let d = diff(&before, &c);
+        assert_eq!(d.findings.len(), 1);
+        assert_eq!(d.findings[0].links.len(), 1, "only the new link");
+        assert_eq!(d.findings[0].note, Some(b));
+        assert!(diff(&c, &c).findings.is_empty());
     }
 }

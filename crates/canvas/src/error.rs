@@ -159,6 +159,28 @@ pub enum CanvasError {
     /// JSON that is not a gapmap export (see docs/export-format.md).
     #[error("not a gapmap JSON export: {0}")]
     NotAnExport(String),
+    /// An evidence filter that does not exist.
+    #[error(
+        "unknown evidence filter {0:?}; valid filters: all, has-evidence, contradicted, untested"
+    )]
+    UnknownFilter(String),
+
+    /// A finding was to both support and contradict one note.
+    #[error("a finding cannot both support and contradict note {0}")]
+    ConflictingLink(String),
+
+    /// A finding link other than supports or contradicts.
+    #[error("a finding links to a note with supports or contradicts, not {0:?}")]
+    BadLinkEffect(String),
+
+    /// An interview in the trash was to be changed.
+    #[error("interview {0} is in the trash: restore it first (gapmap interview restore {0})")]
+    InterviewTrashed(String),
+
+    /// An erased interview was to take personal text again.
+    #[error("interview {0} was erased: its personal text cannot be written again (record a new interview)")]
+    InterviewPurged(String),
+
     /// An error from Automerge itself while changing the document.
     #[error("automerge: {0}")]
     Automerge(#[from] AutomergeError),

@@ -3,14 +3,42 @@
 //! `mark`).
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 
-use crate::interview::{person_key, Effect};
+use serde::Serialize;
+
+use crate::error::CanvasError;
+use crate::interview::{Effect, FindingId, Interview, InterviewId};
 use crate::note::{Note, NoteId};
 use crate::status::Status;
 use crate::Canvas;
 
+/// One finding as evidence about one note.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EvidenceItem {
+    /// The finding.
+    pub finding: FindingId,
+    /// Its interview.
+    pub interview: InterviewId,
+    /// Who said it, as the interview names them.
+    pub interviewee: String,
+    /// Their customer type.
+    pub customer_type: String,
+    /// `supports`, `contradicts`, or `new` for the note made from it.
+    pub effect: &'static str,
+    /// What was said, verbatim.
+    pub quote: String,
+    /// What the team makes of it ("" when nothing).
+    pub interpretation: String,
+    /// Who wrote it down.
+    pub author: String,
+    /// When (ms since the epoch).
+    pub at: i64,
+}
+
 /// The findings about one note.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Evidence {
     /// Findings that support the note — including the `new` finding a note
     /// was made from, since it was observed in that interview.
@@ -24,6 +52,8 @@ pub struct Evidence {
     pub supporting: Vec<String>,
     /// Distinct interviewees behind the contradicting findings.
     pub contradicting: Vec<String>,
+    /// The findings themselves, oldest first.
+    pub findings: Vec<EvidenceItem>,
 }
 
 impl Evidence {
@@ -45,6 +75,123 @@ impl Evidence {
         };
         format!("+{} −{} · {n} {people}", self.supports, self.contradicts)
     }
+}
+
+/// Which interviews count as evidence.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Only interviews with this customer type (any case; `None`: all).
+    pub customer_type: Option<String>,
+}
+
+impl Scope {
+    /// Every interview.
+    pub fn all() -> Scope {
+        Scope::default()
+    }
+
+    /// Only interviews of this customer type (the customer segment).
+    pub fn customer_type(kind: &str) -> Scope {
+        Scope {
+            customer_type: Some(kind.to_string()),
+        }
+    }
+
+    /// Whether `interview` is in scope.
+    pub fn includes(&self, interview: &Interview) -> bool {
+        match &self.customer_type {
+            None => true,
+            Some(kind) => interview
+                .customer_type
+                .trim()
+                .eq_ignore_ascii_case(kind.trim()),
+        }
+    }
+}
+
+/// Which notes an evidence listing shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvidenceFilter {
+    /// Every live note.
+    #[default]
+    All,
+    /// Notes some finding supports or contradicts.
+    HasEvidence,
+    /// Notes at least one finding contradicts.
+    Contradicted,
+    /// Notes no finding is about yet.
+    Untested,
+}
+
+impl EvidenceFilter {
+    /// Every filter.
+    pub const ALL: [EvidenceFilter; 4] = [
+        EvidenceFilter::All,
+        EvidenceFilter::HasEvidence,
+        EvidenceFilter::Contradicted,
+        EvidenceFilter::Untested,
+    ];
+
+    /// Its name on the command line and the board.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceFilter::All => "all",
+            EvidenceFilter::HasEvidence => "has-evidence",
+            EvidenceFilter::Contradicted => "contradicted",
+            EvidenceFilter::Untested => "untested",
+        }
+    }
+
+    /// Whether a note with `evidence` passes.
+    pub fn keeps(self, evidence: &Evidence) -> bool {
+        match self {
+            EvidenceFilter::All => true,
+            EvidenceFilter::HasEvidence => !evidence.is_empty(),
+            EvidenceFilter::Contradicted => evidence.contradicts > 0,
+            EvidenceFilter::Untested => evidence.is_empty(),
+        }
+    }
+}
+
+impl fmt::Display for EvidenceFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EvidenceFilter {
+    type Err = CanvasError;
+    fn from_str(s: &str) -> Result<EvidenceFilter, CanvasError> {
+        EvidenceFilter::ALL
+            .into_iter()
+            .find(|e| e.as_str() == s.trim())
+            .ok_or_else(|| CanvasError::UnknownFilter(s.to_string()))
+    }
+}
+
+/// One live note with its evidence: a row of the evidence listing, and
+/// what the board's badge on the note shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NoteEvidence {
+    /// The note's id.
+    pub note: NoteId,
+    /// Its section id.
+    pub section: &'static str,
+    /// Its text.
+    pub text: String,
+    /// Its status.
+    pub status: &'static str,
+    /// Supporting findings (0 when none).
+    pub supports: usize,
+    /// Contradicting findings (0 when none).
+    pub contradicts: usize,
+    /// How many distinct interviewees are behind them.
+    pub interviewee_count: usize,
+    /// Their names, sorted.
+    pub interviewees: Vec<String>,
+    /// The findings, oldest first.
+    pub findings: Vec<EvidenceItem>,
 }
 
 /// What the review suggests doing with a note.
@@ -123,35 +270,61 @@ fn people(n: usize) -> String {
 
 impl Canvas {
     /// The evidence about every note some finding points to, by note id.
-    /// Findings about notes that no longer exist are left out.
+    /// Findings about notes that no longer exist are left out, and so are
+    /// interviews in the trash.
     pub fn evidence(&self) -> BTreeMap<NoteId, Evidence> {
-        // name key → (display name, supports, contradicts) per note
+        self.evidence_in(&Scope::all())
+    }
+
+    /// [`Canvas::evidence`] from the interviews in `scope` only.
+    pub fn evidence_in(&self, scope: &Scope) -> BTreeMap<NoteId, Evidence> {
+        // name key → name as first written, for supporters and contradictors
         type People = BTreeMap<String, String>;
-        let mut acc: BTreeMap<NoteId, (usize, usize, People, People)> = BTreeMap::new();
-        for interview in self.interviews() {
-            let key = person_key(&interview.interviewee);
-            let name = interview.interviewee.trim().to_string();
+        #[derive(Default)]
+        struct Acc {
+            supports: usize,
+            contradicts: usize,
+            sup: People,
+            con: People,
+            items: Vec<EvidenceItem>,
+        }
+        let mut acc: BTreeMap<NoteId, Acc> = BTreeMap::new();
+        for interview in self.interviews().into_iter().filter(|i| scope.includes(i)) {
+            let key = interview.evidence_key();
+            let name = interview.display_name();
             for finding in &interview.findings {
-                let Some(note) = &finding.note else { continue };
-                let entry = acc.entry(note.clone()).or_default();
-                match finding.effect {
-                    Effect::Supports | Effect::New => {
-                        entry.0 += 1;
-                        entry.2.entry(key.clone()).or_insert_with(|| name.clone());
+                for link in &finding.links {
+                    let entry = acc.entry(link.note.clone()).or_default();
+                    match link.effect {
+                        Effect::Supports | Effect::New => {
+                            entry.supports += 1;
+                            entry.sup.entry(key.clone()).or_insert_with(|| name.clone());
+                        }
+                        Effect::Contradicts => {
+                            entry.contradicts += 1;
+                            entry.con.entry(key.clone()).or_insert_with(|| name.clone());
+                        }
                     }
-                    Effect::Contradicts => {
-                        entry.1 += 1;
-                        entry.3.entry(key.clone()).or_insert_with(|| name.clone());
-                    }
+                    entry.items.push(EvidenceItem {
+                        finding: finding.id.clone(),
+                        interview: interview.id.clone(),
+                        interviewee: name.clone(),
+                        customer_type: interview.customer_type.clone(),
+                        effect: link.effect.as_str(),
+                        quote: finding.text.clone(),
+                        interpretation: finding.interpretation.clone(),
+                        author: finding.author.clone(),
+                        at: finding.at,
+                    });
                 }
             }
         }
         let notes: Vec<NoteId> = self.notes().into_iter().map(|n| n.id).collect();
         acc.into_iter()
             .filter(|(id, _)| notes.contains(id))
-            .map(|(id, (supports, contradicts, sup, con))| {
-                let mut all: People = sup.clone();
-                for (k, v) in &con {
+            .map(|(id, a)| {
+                let mut all: People = a.sup.clone();
+                for (k, v) in &a.con {
                     all.entry(k.clone()).or_insert_with(|| v.clone());
                 }
                 let names = |m: People| {
@@ -159,12 +332,15 @@ impl Canvas {
                     v.sort();
                     v
                 };
+                let mut items = a.items;
+                items.sort_by(|x, y| (x.at, &x.finding).cmp(&(y.at, &y.finding)));
                 let evidence = Evidence {
-                    supports,
-                    contradicts,
+                    supports: a.supports,
+                    contradicts: a.contradicts,
                     interviewees: names(all),
-                    supporting: names(sup),
-                    contradicting: names(con),
+                    supporting: names(a.sup),
+                    contradicting: names(a.con),
+                    findings: items,
                 };
                 (id, evidence)
             })
@@ -176,6 +352,31 @@ impl Canvas {
         self.evidence().remove(id).unwrap_or_default()
     }
 
+    /// Every live note with its evidence from the interviews in `scope`, in
+    /// canvas order, those `filter` keeps: what the command line's
+    /// `evidence` lists and the board's badges show.
+    pub fn evidence_report(&self, filter: EvidenceFilter, scope: &Scope) -> Vec<NoteEvidence> {
+        let mut evidence = self.evidence_in(scope);
+        self.notes()
+            .into_iter()
+            .filter(|n| !n.is_trashed())
+            .filter_map(|note| {
+                let e = evidence.remove(&note.id).unwrap_or_default();
+                filter.keeps(&e).then(|| NoteEvidence {
+                    section: note.section.id(),
+                    text: note.text,
+                    status: note.status.as_str(),
+                    supports: e.supports,
+                    contradicts: e.contradicts,
+                    interviewee_count: e.interviewees.len(),
+                    interviewees: e.interviewees,
+                    findings: e.findings,
+                    note: note.id,
+                })
+            })
+            .collect()
+    }
+
     /// Reviews every live note against its evidence, `min` distinct
     /// interviewees being enough to decide (at least 1).
     ///
@@ -184,8 +385,14 @@ impl Canvas {
     /// the evidence now points the other way, `Settled` otherwise. Sorted by
     /// suggestion (the ones to act on first), then in canvas order.
     pub fn review(&self, min: usize) -> Vec<ReviewItem> {
+        self.review_in(min, &Scope::all())
+    }
+
+    /// [`Canvas::review`] on the evidence from the interviews in `scope`
+    /// only (one customer segment).
+    pub fn review_in(&self, min: usize, scope: &Scope) -> Vec<ReviewItem> {
         let min = min.max(1);
-        let mut evidence = self.evidence();
+        let mut evidence = self.evidence_in(scope);
         let mut items: Vec<ReviewItem> = self
             .notes()
             .into_iter()

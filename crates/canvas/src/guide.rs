@@ -7,10 +7,15 @@
 //! the area of its section; the hypothesis is shown next to it as what to
 //! listen for.
 
+use crate::evidence::Suggestion;
 use crate::note::Note;
 use crate::section::Section;
 use crate::status::Status;
 use crate::Canvas;
+
+/// Distinct interviewees the guide takes as enough to decide, as `gapmap
+/// review` does by default.
+pub const REVIEW_MIN: usize = 2;
 
 /// The sections of the first, exploratory round: the NOW and what it tells
 /// about the TO BE (with the frameworks that describe them).
@@ -233,6 +238,26 @@ impl Canvas {
                 });
             }
         }
+        // What review left thin or mixed needs asking again, even when the
+        // round's focus has moved on (docs/research-workflow.md).
+        let open: Vec<Note> = self
+            .review(REVIEW_MIN)
+            .into_iter()
+            .filter(|i| matches!(i.suggestion, Suggestion::Thin | Suggestion::Mixed))
+            .filter(|i| !focus.contains(&i.note.section))
+            .map(|i| i.note)
+            .collect();
+        for section in Section::ALL {
+            let options = templates(section);
+            for (i, note) in open.iter().filter(|n| n.section == section).enumerate() {
+                questions.push(GuideItem {
+                    question: options[i % options.len()].to_string(),
+                    section: Some(section),
+                    note: Some(note.clone()),
+                    purpose: Some("review left it thin or mixed: ask again"),
+                });
+            }
+        }
         let situation = self.job().situation;
         let situation = situation.trim().trim_end_matches('.');
         let opening = (!situation.is_empty()).then(|| GuideItem {
@@ -266,6 +291,43 @@ mod tests {
     use super::*;
 
     const T0: i64 = 1_700_000_000_000;
+
+    #[test]
+    fn thin_or_mixed_hypotheses_come_back_outside_the_focus() {
+        let mut c = Canvas::create("Guide", "ana", T0).unwrap();
+        let thin = c
+            .add_note(Section::Now, "Chases invoices", &[], "ana", T0)
+            .unwrap();
+        let quiet = c
+            .add_note(Section::Now, "Uses a spreadsheet", &[], "ana", T0)
+            .unwrap();
+        let mixed = c
+            .add_note(Section::Pull, "Wants a portal", &[], "ana", T0)
+            .unwrap();
+        c.add_note(Section::Constraint, "Fears nagging", &[], "ana", T0)
+            .unwrap();
+        let a = c.add_interview("A", "user", None, "ana", T0).unwrap();
+        let b = c.add_interview("B", "user", None, "ana", T0).unwrap();
+        use crate::FindingTarget as T;
+        c.add_finding(&a, "x", T::Supports(thin.clone()), "ana", T0)
+            .unwrap();
+        c.add_finding(&a, "y", T::Supports(mixed.clone()), "ana", T0)
+            .unwrap();
+        c.add_finding(&b, "z", T::Contradicts(mixed.clone()), "ana", T0)
+            .unwrap();
+        let guide = c.guide(&[Section::Constraint]);
+        let about: Vec<_> = guide
+            .questions
+            .iter()
+            .filter_map(|q| q.note.as_ref().map(|n| n.id.clone()))
+            .collect();
+        assert_eq!(about.len(), 3, "{about:?}");
+        assert!(about.contains(&thin) && about.contains(&mixed));
+        assert!(
+            !about.contains(&quiet),
+            "untested notes outside the focus wait for their round"
+        );
+    }
 
     #[test]
     fn every_section_has_open_questions() {

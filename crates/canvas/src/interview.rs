@@ -4,10 +4,20 @@
 //! Interview
 //!   interviewee Text, customer_type, date "YYYY-MM-DD", questions [Text],
 //!   transcript Text, author, created_at,
-//!   findings { <finding-id>: { text: Text, author, at,
+//!   trashed_at null|ms            soft removal: restorable
+//!   purged_at  null|ms            personal text erased (see Canvas::purge_interview)
+//!   findings { <finding-id>: { text: Text (the verbatim quote), author, at,
+//!                              interpretation: Text (optional),
 //!                              note: <note-id>|null,
-//!                              effect: "supports"|"contradicts"|"new" } }
+//!                              effect: "supports"|"contradicts"|"new",
+//!                              links: { <note-id>: "supports"|"contradicts" } } }
 //! ```
+//!
+//! `note`/`effect` are the finding's first link, as documents before
+//! `links` existed hold it (and as older readers still read it); `links`
+//! holds every link, so one quote can back one note and go against
+//! another. A reader takes the union: `note`/`effect` first, then the other
+//! keys of `links` (docs/export-format.md).
 //!
 //! Everything people add to an interview merges: findings live in a map
 //! keyed by random ids, questions in a list (concurrent additions both
@@ -91,24 +101,50 @@ pub enum FindingTarget {
     NewNote(crate::Section),
 }
 
+/// One note a finding is evidence about.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FindingLink {
+    /// The note.
+    pub note: NoteId,
+    /// `Supports`, `Contradicts`, or `New` for the note made from the
+    /// finding (which counts as support: it was observed).
+    pub effect: Effect,
+}
+
 /// One finding: something learnt in an interview, as evidence for or
-/// against a note.
+/// against notes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
     /// Its id.
     pub id: FindingId,
     /// The interview it came from.
     pub interview: InterviewId,
-    /// What was learnt.
+    /// What was said, verbatim (for findings written before quotes and
+    /// interpretations were told apart: what was learnt).
     pub text: String,
+    /// What the team makes of it (empty when none was given).
+    pub interpretation: String,
+    /// Every note it is evidence about: the first link (`note`, `effect`)
+    /// first, then the others by note id.
+    pub links: Vec<FindingLink>,
     /// Who wrote it down.
     pub author: String,
     /// When (ms since the epoch; 0 when unknown).
     pub at: i64,
-    /// The note it is evidence about, if any.
+    /// The first note it is evidence about, if any (`links[0]`).
     pub note: Option<NoteId>,
-    /// What it says about that note.
+    /// What it says about that note (`New` when there is none).
     pub effect: Effect,
+}
+
+impl Finding {
+    /// What the finding says about `note`, if it is linked to it.
+    pub fn effect_on(&self, note: &NoteId) -> Option<Effect> {
+        self.links
+            .iter()
+            .find(|l| l.note == *note)
+            .map(|l| l.effect)
+    }
 }
 
 /// An interview with a customer.
@@ -132,13 +168,17 @@ pub struct Interview {
     pub created_at: i64,
     /// Its findings, oldest first.
     pub findings: Vec<Finding>,
+    /// When it was moved to the trash (soft removal), if it is there.
+    pub trashed_at: Option<i64>,
+    /// When its personal text was erased, if it was.
+    pub purged_at: Option<i64>,
 }
 
 impl Interview {
     /// Reads the interview stored in map `obj` under `id`.
     pub(crate) fn read<R: ReadDoc>(doc: &R, id: &str, obj: &ObjId) -> Interview {
         let interview = InterviewId::from(id);
-        Interview {
+        let read = Interview {
             interviewee: get_string(doc, obj, "interviewee").unwrap_or_default(),
             customer_type: get_string(doc, obj, "customer_type").unwrap_or_default(),
             date: get_string(doc, obj, "date").unwrap_or_default(),
@@ -147,7 +187,54 @@ impl Interview {
             author: get_string(doc, obj, "author").unwrap_or_default(),
             created_at: get_int(doc, obj, "created_at").unwrap_or(0),
             findings: read_findings(doc, obj, &interview),
+            trashed_at: get_int(doc, obj, "trashed_at"),
+            purged_at: get_int(doc, obj, "purged_at"),
             id: interview,
+        };
+        read.erased()
+    }
+
+    /// Once erased, an interview reads without its personal text whatever
+    /// the document holds: a note-taker who had not seen the erasure may
+    /// still merge a line or a quote into it.
+    fn erased(mut self) -> Interview {
+        if self.is_purged() {
+            self.interviewee.clear();
+            self.transcript.clear();
+            for f in &mut self.findings {
+                f.text.clear();
+                f.interpretation.clear();
+            }
+        }
+        self
+    }
+
+    /// Whether it is in the trash.
+    pub fn is_trashed(&self) -> bool {
+        self.trashed_at.is_some()
+    }
+
+    /// Whether its personal text was erased.
+    pub fn is_purged(&self) -> bool {
+        self.purged_at.is_some()
+    }
+
+    /// Who the findings of this interview count as, when distinct
+    /// interviewees are counted: the [person key](Interview::person_key),
+    /// or — for an erased or nameless interview — the interview itself.
+    pub(crate) fn evidence_key(&self) -> String {
+        match self.person_key() {
+            k if k.is_empty() => format!("#{}", self.id),
+            k => k,
+        }
+    }
+
+    /// The interviewee's name as shown beside evidence.
+    pub fn display_name(&self) -> String {
+        match self.interviewee.trim() {
+            "" if self.is_purged() => format!("(erased interviewee {})", self.id.short()),
+            "" => format!("(unnamed interviewee {})", self.id.short()),
+            name => name.to_string(),
         }
     }
 
@@ -189,17 +276,49 @@ fn read_findings<R: ReadDoc>(doc: &R, interview: &ObjId, id: &InterviewId) -> Ve
         .keys(&map)
         .filter_map(|k| {
             let obj = get_map(doc, &map, &k)?;
+            let note = get_string(doc, &obj, "note")
+                .filter(|n| !n.is_empty())
+                .map(NoteId::from);
+            let effect = get_string(doc, &obj, "effect")
+                .and_then(|e| e.parse().ok())
+                .unwrap_or_default();
+            let mut links: Vec<FindingLink> = note
+                .iter()
+                .map(|n| FindingLink {
+                    note: n.clone(),
+                    effect,
+                })
+                .collect();
+            if let Some(more) = get_map(doc, &obj, "links") {
+                for key in doc.keys(&more) {
+                    let stance = get_string(doc, &more, &key).and_then(|e| e.parse().ok());
+                    // Only supports/contradicts belong in `links`; a note
+                    // made from the finding is its `note` with effect new.
+                    let Some(effect @ (Effect::Supports | Effect::Contradicts)) = stance else {
+                        continue;
+                    };
+                    if key.is_empty() || note.as_ref().map(NoteId::as_str) == Some(key.as_str()) {
+                        continue;
+                    }
+                    links.push(FindingLink {
+                        note: NoteId::from(key),
+                        effect,
+                    });
+                }
+            }
+            let (note, effect) = match links.first() {
+                Some(l) => (Some(l.note.clone()), l.effect),
+                None => (None, Effect::New),
+            };
             Some(Finding {
                 interview: id.clone(),
                 text: get_string(doc, &obj, "text").unwrap_or_default(),
+                interpretation: get_string(doc, &obj, "interpretation").unwrap_or_default(),
+                links,
                 author: get_string(doc, &obj, "author").unwrap_or_default(),
                 at: get_int(doc, &obj, "at").unwrap_or(0),
-                note: get_string(doc, &obj, "note")
-                    .filter(|n| !n.is_empty())
-                    .map(NoteId::from),
-                effect: get_string(doc, &obj, "effect")
-                    .and_then(|e| e.parse().ok())
-                    .unwrap_or_default(),
+                note,
+                effect,
                 id: FindingId::from(k),
             })
         })

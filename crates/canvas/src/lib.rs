@@ -78,20 +78,27 @@ mod section;
 mod status;
 pub mod time;
 
-pub use canvas::{Canvas, Conflicts, RATING_RANGE};
+pub use canvas::{
+    Canvas, Conflicts, NewFinding, Purged, RespondentRating, SurveyError, SurveyImport,
+    RATING_RANGE, SURVEY_MAX_BYTES, SURVEY_MAX_ROWS,
+};
 pub use coverage::{Coverage, GapItem, LinkKind};
 pub use describe::describe;
 pub use diff::{diff, CanvasDiff};
 pub use doc_id::DocId;
 pub use error::{CanvasError, Result};
-pub use evidence::{Evidence, ReviewItem, Suggestion};
+pub use evidence::{
+    Evidence, EvidenceFilter, EvidenceItem, NoteEvidence, ReviewItem, Scope, Suggestion,
+};
 pub use guide::{Guide, GuideItem};
 pub use history::HistoryEntry;
-pub use interview::{Effect, Finding, FindingId, FindingTarget, Interview, InterviewId};
+pub use interview::{
+    Effect, Finding, FindingId, FindingLink, FindingTarget, Interview, InterviewId,
+};
 pub use job::{Customer, Job};
 pub use member::Member;
 pub use note::{Comment, Note, NoteId, Position, Rating};
-pub use outcome::{opportunity, OutcomeScore};
+pub use outcome::{opportunity, OutcomeScore, TeamEstimate};
 pub use render::{to_json, to_markdown, to_terminal};
 pub use round::{Point, Round, RoundId};
 pub use section::{Group, Section};

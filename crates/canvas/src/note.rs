@@ -21,7 +21,8 @@ pub(crate) const SHORT_LEN: usize = 6;
 ///
 /// Fresh ids are 12 random lowercase base32 characters; ids written by other
 /// clients are taken as they are.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
 pub struct NoteId(String);
 
 impl NoteId {

@@ -175,6 +175,8 @@ pub enum Command {
     /// Findings of interviews as evidence for or against notes: add, list, rm.
     #[command(subcommand)]
     Finding(research::FindingCommand),
+    /// Every note's evidence: supporting and contradicting findings, distinct interviewees.
+    Evidence(crate::research_model::EvidenceArgs),
     /// Hypotheses with their evidence, and which to mark validated or invalidated.
     Review(research::ReviewArgs),
     /// Rounds of research: start LABEL, list.
@@ -401,6 +403,9 @@ impl Cli {
         }
         match &mut self.command {
             Command::Import { file } => fix(file),
+            Command::Rate(research::RateArgs {
+                import: Some(file), ..
+            }) => fix(file),
             Command::Export {
                 output: Some(file), ..
             } if file.as_os_str() != "-" => fix(file),

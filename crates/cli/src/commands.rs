@@ -180,6 +180,7 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
         } => log(&ctx, limit, since.as_deref(), author.as_deref(), json, out),
         Command::Interview(cmd) => crate::research::interview(&ctx, cmd, json, out),
         Command::Finding(cmd) => crate::research::finding(&ctx, cmd, json, out),
+        Command::Evidence(args) => crate::research_model::evidence(&ctx, args, json, out),
         Command::Review(args) => crate::research::review(&ctx, args, json, out),
         Command::Round(cmd) => crate::research::round(&ctx, cmd, json, out),
         Command::Diff(args) => crate::research::diff_cmd(&ctx, args, json, out),

@@ -15,6 +15,7 @@ mod net;
 mod owner;
 mod png;
 mod research;
+mod research_model;
 mod sample;
 mod secrets;
 mod ui;

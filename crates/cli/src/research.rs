@@ -15,8 +15,8 @@ use clap::{Args, Subcommand};
 use gapmap_canvas::diff::{format_word_diff, CanvasDiff};
 use gapmap_canvas::time::format_datetime;
 use gapmap_canvas::{
-    diff, Canvas, CanvasError, DocId, Finding, FindingTarget, HistoryEntry, Interview, LinkKind,
-    Note, Point, Section, Suggestion,
+    diff, Canvas, CanvasError, DocId, Finding, HistoryEntry, Interview, LinkKind, NewFinding, Note,
+    Point, Scope, Section, Suggestion,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -41,7 +41,11 @@ pub enum InterviewCommand {
         date: Option<String>,
     },
     /// List the interviews.
-    List,
+    List {
+        /// List the ones in the trash instead.
+        #[arg(long)]
+        trashed: bool,
+    },
     /// Show an interview: questions, transcript, findings.
     Show {
         /// Interview id or a unique prefix of 4+ characters.
@@ -70,6 +74,38 @@ pub enum InterviewCommand {
         /// What was said or seen.
         text: String,
     },
+    /// Change an interview's interviewee, customer type or date.
+    Edit {
+        /// Interview id or prefix.
+        id: String,
+        /// The interviewee's name.
+        #[arg(long = "with", value_name = "NAME")]
+        with: Option<String>,
+        /// Their customer type.
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: Option<String>,
+        /// The day of the interview, YYYY-MM-DD.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+    },
+    /// Move an interview to the trash (its findings stop counting; restorable).
+    Rm {
+        /// Interview id or prefix.
+        id: String,
+    },
+    /// Take an interview out of the trash.
+    Restore {
+        /// Interview id or prefix.
+        id: String,
+    },
+    /// Erase an interview's personal text (interviewee, transcript, quotes) for good.
+    Purge {
+        /// Interview id or prefix.
+        id: String,
+        /// Yes, erase it: this cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// `gapmap finding …`
@@ -79,17 +115,45 @@ pub enum FindingCommand {
     Add {
         /// Interview id or prefix.
         interview: String,
-        /// What was learnt.
+        /// What was said, verbatim (the quote).
         text: String,
-        /// The finding supports this note.
+        /// What you make of it.
+        #[arg(long, short = 'm', value_name = "TEXT")]
+        interpretation: Option<String>,
+        /// The finding supports this note (repeatable).
         #[arg(long, value_name = "NOTE")]
-        supports: Option<String>,
-        /// The finding contradicts this note.
+        supports: Vec<String>,
+        /// The finding contradicts this note (repeatable).
         #[arg(long, value_name = "NOTE")]
-        contradicts: Option<String>,
-        /// The finding becomes a new hypothesis note in this section.
+        contradicts: Vec<String>,
+        /// The quote also becomes a new hypothesis note in this section.
         #[arg(long = "new", value_name = "SECTION")]
         new_in: Option<String>,
+    },
+    /// Link a finding to more notes, or change how it bears on one.
+    Link {
+        /// Finding id or prefix.
+        id: String,
+        /// It supports this note (repeatable).
+        #[arg(long, value_name = "NOTE")]
+        supports: Vec<String>,
+        /// It contradicts this note (repeatable).
+        #[arg(long, value_name = "NOTE")]
+        contradicts: Vec<String>,
+    },
+    /// Unlink a finding from a note (both stay).
+    Unlink {
+        /// Finding id or prefix.
+        id: String,
+        /// The note.
+        note: String,
+    },
+    /// Set a finding's interpretation ("" clears it).
+    Interpret {
+        /// Finding id or prefix.
+        id: String,
+        /// What you make of it.
+        text: String,
     },
     /// List findings.
     List {
@@ -116,6 +180,9 @@ pub struct ReviewArgs {
     /// Also list notes whose mark already agrees with the evidence.
     #[arg(long)]
     pub all: bool,
+    /// Count only interviews with this customer type (one segment).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
 }
 
 /// `gapmap round …`
@@ -169,13 +236,22 @@ pub struct GapsArgs {
 #[derive(Debug, Args, Serialize, Deserialize)]
 pub struct RateArgs {
     /// A success outcome note (goal, hazard, problem).
-    pub note: String,
+    #[arg(required_unless_present = "import")]
+    pub note: Option<String>,
     /// How much the outcome matters to the customer, 1–10.
     #[arg(long, short = 'i', value_name = "1-10", allow_negative_numbers = true)]
     pub importance: Option<i64>,
     /// How well it is met today, 1–10.
     #[arg(long, short = 's', value_name = "1-10", allow_negative_numbers = true)]
     pub satisfaction: Option<i64>,
+    /// The rating is this customer's own (an interviewee or survey
+    /// respondent), not your estimate.
+    #[arg(long, short = 'r', value_name = "NAME")]
+    pub respondent: Option<String>,
+    /// Import survey ratings from a CSV file (respondent, outcome,
+    /// importance, satisfaction); all or nothing.
+    #[arg(long, value_name = "FILE.csv", conflicts_with_all = ["note", "importance", "satisfaction", "respondent"])]
+    pub import: Option<std::path::PathBuf>,
 }
 
 /// `gapmap outcomes`
@@ -184,7 +260,10 @@ pub struct OutcomesArgs {}
 
 /// Loads the selected canvas, applies `f` as the current author, saves
 /// durably, and returns what `f` returned. Nothing is saved when `f` fails.
-fn change<T>(ctx: &Context, f: impl FnOnce(&mut Canvas, &str, i64) -> Result<T>) -> Result<T> {
+pub(crate) fn change<T>(
+    ctx: &Context,
+    f: impl FnOnce(&mut Canvas, &str, i64) -> Result<T>,
+) -> Result<T> {
     let mut loaded = ctx.load()?;
     let author = ctx.prepare_write(&mut loaded)?;
     let value = f(&mut loaded.canvas, &author, now_ms())?;
@@ -197,7 +276,7 @@ fn one_line(text: &str) -> String {
 }
 
 /// The start of a text for one-line listings.
-fn clip(text: &str, max: usize) -> String {
+pub(crate) fn clip(text: &str, max: usize) -> String {
     let flat = one_line(text);
     if flat.chars().count() <= max {
         flat
@@ -228,10 +307,17 @@ pub fn interview(
             })?;
             print_id(out, json, id.as_str())
         }
-        InterviewCommand::List => {
+        InterviewCommand::List { trashed } => {
             let loaded = ctx.load()?;
             let canvas = &loaded.canvas;
-            let all = canvas.interviews();
+            let all: Vec<Interview> = match trashed {
+                false => canvas.interviews(),
+                true => canvas
+                    .all_interviews()
+                    .into_iter()
+                    .filter(|i| i.is_trashed())
+                    .collect(),
+            };
             if json {
                 let rows: Vec<Value> = all.iter().map(interview_json).collect();
                 writeln!(out, "{}", Value::Array(rows))?;
@@ -302,10 +388,11 @@ pub fn interview(
             })?;
             print_guide(&interview, &guide, stored, json, out)
         }
+        other => crate::research_model::interview(ctx, other, json, out),
     }
 }
 
-fn interview_json(i: &Interview) -> Value {
+pub(crate) fn interview_json(i: &Interview) -> Value {
     json!({
         "id": i.id.as_str(),
         "interviewee": i.interviewee,
@@ -316,18 +403,25 @@ fn interview_json(i: &Interview) -> Value {
         "questions": i.questions,
         "transcript": i.transcript,
         "findings": i.findings.iter().map(finding_json).collect::<Vec<_>>(),
+        "trashed_at": i.trashed_at,
+        "purged_at": i.purged_at,
     })
 }
 
-fn finding_json(f: &Finding) -> Value {
+pub(crate) fn finding_json(f: &Finding) -> Value {
     json!({
         "id": f.id.as_str(),
         "interview": f.interview.as_str(),
         "text": f.text,
+        "interpretation": f.interpretation,
         "author": f.author,
         "at": f.at,
         "note": f.note.as_ref().map(|n| n.as_str()),
         "effect": f.effect.as_str(),
+        "links": f.links.iter().map(|l| json!({
+            "note": l.note.as_str(),
+            "effect": l.effect.as_str(),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -339,21 +433,26 @@ fn interview_title(i: &Interview) -> String {
     format!("{title} on {}", i.date)
 }
 
-/// `supports k3xq2a now “text”`, or the effect alone.
+/// `supports k3xq2a now “text”` per link (`; `-separated), or `new`.
 fn about(canvas: &Canvas, f: &Finding) -> String {
-    match f.note.as_ref() {
-        Some(id) => match canvas.note(id) {
+    if f.links.is_empty() {
+        return f.effect.to_string();
+    }
+    let parts: Vec<String> = f
+        .links
+        .iter()
+        .map(|l| match canvas.note(&l.note) {
             Some(n) => format!(
                 "{} {} {} \u{201c}{}\u{201d}",
-                f.effect,
-                id.short(),
+                l.effect,
+                l.note.short(),
                 n.section,
                 clip(&n.text, 40)
             ),
-            None => format!("{} {} (note gone)", f.effect, id.short()),
-        },
-        None => f.effect.to_string(),
-    }
+            None => format!("{} {} (note gone)", l.effect, l.note.short()),
+        })
+        .collect();
+    parts.join("; ")
 }
 
 fn print_interview(canvas: &Canvas, i: &Interview, out: &mut dyn Write) -> Result<()> {
@@ -490,24 +589,27 @@ pub fn finding(ctx: &Context, cmd: FindingCommand, json: bool, out: &mut dyn Wri
         FindingCommand::Add {
             interview,
             text,
+            interpretation,
             supports,
             contradicts,
             new_in,
         } => {
-            let given = [supports.is_some(), contradicts.is_some(), new_in.is_some()];
-            if given.iter().filter(|g| **g).count() > 1 {
-                bail!("give at most one of --supports NOTE, --contradicts NOTE and --new SECTION");
+            if new_in.is_some() && !(supports.is_empty() && contradicts.is_empty()) {
+                bail!("give at most one of --supports/--contradicts NOTE (repeatable) and --new SECTION");
             }
             let new_in: Option<Section> = new_in.as_deref().map(str::parse).transpose()?;
             let (id, note) = change(ctx, |c, author, now| {
                 let interview = c.resolve_interview(&interview)?;
-                let target = match (&supports, &contradicts, new_in) {
-                    (Some(n), _, _) => FindingTarget::Supports(c.resolve_note(n)?),
-                    (_, Some(n), _) => FindingTarget::Contradicts(c.resolve_note(n)?),
-                    (_, _, Some(section)) => FindingTarget::NewNote(section),
-                    _ => FindingTarget::Unattached,
+                let links = crate::research_model::links(c, &supports, &contradicts)?;
+                let first = links.first().map(|(n, _)| n.clone());
+                let finding = NewFinding {
+                    quote: text.clone(),
+                    interpretation: interpretation.clone().unwrap_or_default(),
+                    links,
+                    new_note: new_in,
                 };
-                Ok(c.add_finding(&interview, &text, target, author, now)?)
+                let (id, made) = c.record_finding(&interview, &finding, author, now)?;
+                Ok((id, made.or(first)))
             })?;
             if json {
                 writeln!(
@@ -536,9 +638,7 @@ pub fn finding(ctx: &Context, cmd: FindingCommand, json: bool, out: &mut dyn Wri
                 .flat_map(|i| i.findings.iter().map(move |f| (i, f)))
                 .filter(|(i, f)| {
                     interview.as_ref().is_none_or(|want| &i.id == want)
-                        && note
-                            .as_ref()
-                            .is_none_or(|want| f.note.as_ref() == Some(want))
+                        && note.as_ref().is_none_or(|want| f.effect_on(want).is_some())
                 })
                 .collect();
             rows.sort_by(|a, b| (a.1.at, &a.1.id).cmp(&(b.1.at, &b.1.id)));
@@ -570,6 +670,7 @@ pub fn finding(ctx: &Context, cmd: FindingCommand, json: bool, out: &mut dyn Wri
             })?;
             print_id(out, json, id.as_str())
         }
+        other => crate::research_model::finding(ctx, other, json, out),
     }
 }
 
@@ -577,8 +678,12 @@ pub fn finding(ctx: &Context, cmd: FindingCommand, json: bool, out: &mut dyn Wri
 pub fn review(ctx: &Context, args: ReviewArgs, json: bool, out: &mut dyn Write) -> Result<()> {
     let loaded = ctx.load()?;
     let canvas = &loaded.canvas;
+    let scope = match &args.kind {
+        Some(kind) => Scope::customer_type(kind),
+        None => Scope::all(),
+    };
     let items: Vec<_> = canvas
-        .review(args.min)
+        .review_in(args.min, &scope)
         .into_iter()
         .filter(|i| args.all || i.suggestion != Suggestion::Settled)
         .collect();
@@ -612,6 +717,7 @@ pub fn review(ctx: &Context, args: ReviewArgs, json: bool, out: &mut dyn Write) 
                         "interviewees": i.evidence.interviewees,
                         "supporting": i.evidence.supporting,
                         "contradicting": i.evidence.contradicting,
+                        "findings": i.evidence.findings,
                     },
                     "command": command(i),
                 })
@@ -644,6 +750,15 @@ pub fn review(ctx: &Context, args: ReviewArgs, json: bool, out: &mut dyn Write) 
             s => format!(" (marked {s})"),
         };
         writeln!(out, "            {}{marked}", i.reason)?;
+        for f in &i.evidence.findings {
+            writeln!(
+                out,
+                "            {:<11} \u{201c}{}\u{201d} ({})",
+                f.effect,
+                clip(&f.quote, 60),
+                f.interviewee
+            )?;
+        }
         if let Some(cmd) = command(i) {
             writeln!(out, "            → {cmd}")?;
         }
@@ -1081,12 +1196,26 @@ pub fn gaps(ctx: &Context, args: GapsArgs, json: bool, out: &mut dyn Write) -> R
 
 /// `gapmap rate NOTE --importance N --satisfaction N`
 pub fn rate(ctx: &Context, args: RateArgs, json: bool, out: &mut dyn Write) -> Result<()> {
+    if let Some(file) = &args.import {
+        return crate::research_model::import_ratings(ctx, file, json, out);
+    }
     if args.importance.is_none() && args.satisfaction.is_none() {
         bail!("give --importance N and/or --satisfaction N (1 to 10)");
     }
+    let note = args.note.clone().unwrap_or_default();
     let score = change(ctx, |c, author, now| {
-        let id = c.resolve_note(&args.note)?;
-        c.rate(&id, author, args.importance, args.satisfaction, now)?;
+        let id = c.resolve_note(&note)?;
+        match &args.respondent {
+            Some(who) => c.rate_as_respondent(
+                &id,
+                who,
+                args.importance,
+                args.satisfaction,
+                "interview",
+                now,
+            )?,
+            None => c.rate(&id, author, args.importance, args.satisfaction, now)?,
+        }
         c.outcomes()
             .into_iter()
             .find(|o| o.note.id == id)
@@ -1127,6 +1256,14 @@ fn outcome_json(rank: usize, o: &gapmap_canvas::OutcomeScore) -> Value {
         "opportunity": o.opportunity,
         "verdict": o.verdict(),
         "raters": o.raters,
+        "basis": o.basis,
+        "respondents": o.respondents,
+        "team": {
+            "importance": o.team.importance,
+            "satisfaction": o.team.satisfaction,
+            "opportunity": o.team.opportunity,
+            "raters": o.team.raters,
+        },
     })
 }
 
@@ -1240,7 +1377,7 @@ pub fn import_json(
     Ok(())
 }
 
-fn print_id(out: &mut dyn Write, json: bool, id: &str) -> Result<()> {
+pub(crate) fn print_id(out: &mut dyn Write, json: bool, id: &str) -> Result<()> {
     if json {
         writeln!(out, "{}", json!({ "id": id }))?;
     } else {

@@ -19,6 +19,7 @@ mod private;
 mod readme;
 mod relay;
 mod research;
+mod research_model;
 mod scaleout;
 mod scaleout_cluster;
 mod stalls;

@@ -50,7 +50,8 @@ impl Canvas {
             .min()
             .unwrap_or_default();
         let mut names: BTreeMap<String, String> = BTreeMap::new();
-        for interview in self.interviews() {
+        // Trashed interviews too: their names may appear in notes.
+        for interview in self.all_interviews() {
             let key = person_key(&interview.interviewee);
             if !key.is_empty() {
                 names
@@ -151,6 +152,10 @@ impl Canvas {
                     for f in &interview.findings {
                         if let Some(fo) = get_map(doc, &findings, f.id.as_str()) {
                             put_text(doc, &fo, "text", &scrub.text(&f.text))?;
+                            if !f.interpretation.is_empty() {
+                                let meaning = scrub.text(&f.interpretation);
+                                put_text(doc, &fo, "interpretation", &meaning)?;
+                            }
                         }
                     }
                 }

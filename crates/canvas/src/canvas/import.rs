@@ -246,6 +246,22 @@ fn write_interview(doc: &mut AutoCommit, interviews: &ObjId, interview: &Value) 
         }
         let effect: Effect = str_of(f, "effect").parse().unwrap_or_default();
         doc.put(&fo, "effect", effect.as_str())?;
+        if !str_of(f, "interpretation").is_empty() {
+            put_text(doc, &fo, "interpretation", str_of(f, "interpretation"))?;
+        }
+        let links = doc.put_object(&fo, "links", ObjType::Map)?;
+        for link in array_of(f, "links") {
+            let stance: Option<Effect> = str_of(link, "effect").parse().ok();
+            let note = str_of(link, "note");
+            if let (false, Some(e @ (Effect::Supports | Effect::Contradicts))) =
+                (note.is_empty(), stance)
+            {
+                doc.put(&links, note, e.as_str())?;
+            }
+        }
+    }
+    if let Some(at) = int_of(interview, "purged_at") {
+        doc.put(&obj, "purged_at", at)?;
     }
     Ok(())
 }

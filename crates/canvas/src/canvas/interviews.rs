@@ -1,13 +1,13 @@
 //! Interviews: creating them, their questions, transcript and findings.
 
 use automerge::transaction::Transactable;
-use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{ObjId, ObjType, ReadDoc, Value, ROOT};
 
 use super::{excerpt, Canvas};
 use crate::error::{CanvasError, Result};
-use crate::field::{ensure_map, get_map, get_string, put_text};
+use crate::field::{ensure_map, get_int, get_map, get_string, put_text};
 use crate::id;
-use crate::interview::{Effect, Finding, FindingId, FindingTarget, Interview, InterviewId};
+use crate::interview::{Finding, FindingId, Interview, InterviewId};
 use crate::note::NoteId;
 use crate::time;
 
@@ -51,8 +51,16 @@ impl Canvas {
         })
     }
 
-    /// Every interview, by date, then creation time, then id.
+    /// Every interview not in the trash, by date, then creation time, then
+    /// id. Evidence, review, guides and exports see only these.
     pub fn interviews(&self) -> Vec<Interview> {
+        let mut all = self.all_interviews();
+        all.retain(|i| !i.is_trashed());
+        all
+    }
+
+    /// Every interview, those in the trash too.
+    pub fn all_interviews(&self) -> Vec<Interview> {
         let Some(map) = get_map(&self.doc, &ROOT, "interviews") else {
             return Vec::new();
         };
@@ -68,7 +76,7 @@ impl Canvas {
         all
     }
 
-    /// The interview with this exact id.
+    /// The interview with this exact id (in the trash or not).
     pub fn interview(&self, id: &InterviewId) -> Option<Interview> {
         let obj = self.interview_obj(id).ok()?;
         Some(Interview::read(&self.doc, id.as_str(), &obj))
@@ -86,7 +94,7 @@ impl Canvas {
     /// Appends a question to an interview's list of questions.
     pub fn ask(&mut self, id: &InterviewId, question: &str, now_ms: i64) -> Result<()> {
         let question = non_empty(question, "the question")?.to_string();
-        let obj = self.interview_obj(id)?;
+        let obj = self.live_interview_obj(id)?;
         self.write(now_ms, |doc| {
             let list = ensure_list(doc, &obj, "questions")?;
             let end = doc.length(&list);
@@ -110,7 +118,7 @@ impl Canvas {
         questions: &[String],
         now_ms: i64,
     ) -> Result<usize> {
-        let obj = self.interview_obj(id)?;
+        let obj = self.live_interview_obj(id)?;
         let mut have = self.interview(id).map(|i| i.questions).unwrap_or_default();
         let mut new = Vec::new();
         for q in questions.iter().map(|q| q.trim()).filter(|q| !q.is_empty()) {
@@ -147,7 +155,10 @@ impl Canvas {
         now_ms: i64,
     ) -> Result<()> {
         let text = non_empty(text, "the transcript note")?;
-        let obj = self.interview_obj(id)?;
+        let obj = self.live_interview_obj(id)?;
+        if get_int(&self.doc, &obj, "purged_at").is_some() {
+            return Err(CanvasError::InterviewPurged(id.to_string()));
+        }
         let author = author.trim();
         let stamp = match author {
             "" => format!("[{}]", time::format_clock(now_ms)),
@@ -177,88 +188,8 @@ impl Canvas {
         })
     }
 
-    /// Records a finding of an interview. With [`FindingTarget::NewNote`]
-    /// the finding's text also becomes a hypothesis note in that section,
-    /// in the same change; its id is returned alongside the finding's.
-    pub fn add_finding(
-        &mut self,
-        interview: &InterviewId,
-        text: &str,
-        target: FindingTarget,
-        author: &str,
-        now_ms: i64,
-    ) -> Result<(FindingId, Option<NoteId>)> {
-        let text = non_empty(text, "the finding")?.to_string();
-        let obj = self.interview_obj(interview)?;
-        let (effect, existing, new_note) = match &target {
-            FindingTarget::Unattached => (Effect::New, None, None),
-            FindingTarget::Supports(n) => (Effect::Supports, Some(self.live_note(n)?), None),
-            FindingTarget::Contradicts(n) => (Effect::Contradicts, Some(self.live_note(n)?), None),
-            FindingTarget::NewNote(section) => (
-                Effect::New,
-                None,
-                Some(self.prepare_note(*section, &text, &[])?),
-            ),
-        };
-        let taken: Vec<String> = self
-            .findings()
-            .into_iter()
-            .map(|f| f.id.to_string())
-            .collect();
-        let mut id = FindingId::random();
-        while taken.iter().any(|t| t == id.as_str()) {
-            id = FindingId::random();
-        }
-        self.write(now_ms, |doc| {
-            let note = match &new_note {
-                Some(new) => Some(new.insert(doc, author, now_ms)?),
-                None => existing.clone(),
-            };
-            let findings = ensure_map(doc, &obj, "findings")?;
-            let f = doc.put_object(&findings, id.as_str(), ObjType::Map)?;
-            put_text(doc, &f, "text", &text)?;
-            doc.put(&f, "author", author.trim())?;
-            doc.put(&f, "at", now_ms)?;
-            match &note {
-                Some(n) => doc.put(&f, "note", n.as_str())?,
-                None => doc.put(&f, "note", ScalarValue::Null)?,
-            }
-            doc.put(&f, "effect", effect.as_str())?;
-            let about = match (&note, &new_note) {
-                (Some(n), Some(_)) => format!(" (new note {})", n.short()),
-                (Some(n), None) => format!(" ({effect} {})", n.short()),
-                _ => String::new(),
-            };
-            let message = format!(
-                "add finding {} to interview {}{about}: \"{}\"",
-                id.short(),
-                interview.short(),
-                excerpt(&text)
-            );
-            Ok(((id.clone(), note), message))
-        })
-    }
-
-    /// Deletes a finding (a mistake); a note made from it stays.
-    pub fn remove_finding(&mut self, id: &FindingId, now_ms: i64) -> Result<()> {
-        let finding = self
-            .findings()
-            .into_iter()
-            .find(|f| f.id == *id)
-            .ok_or_else(|| CanvasError::UnknownId {
-                kind: "finding",
-                given: id.to_string(),
-            })?;
-        let obj = self.interview_obj(&finding.interview)?;
-        self.write(now_ms, |doc| {
-            if let Some(findings) = get_map(doc, &obj, "findings") {
-                doc.delete(&findings, id.as_str())?;
-            }
-            Ok(((), format!("remove finding {}", id.short())))
-        })
-    }
-
-    /// Every finding of every interview, oldest first (then by id).
+    /// Every finding of every interview not in the trash, oldest first
+    /// (then by id).
     pub fn findings(&self) -> Vec<Finding> {
         let mut all: Vec<Finding> = self
             .interviews()
@@ -283,6 +214,15 @@ impl Canvas {
                 kind: "interview",
                 given: id.to_string(),
             })
+    }
+
+    /// The map object of an interview that is not in the trash.
+    pub(super) fn live_interview_obj(&self, id: &InterviewId) -> Result<ObjId> {
+        let obj = self.interview_obj(id)?;
+        if get_int(&self.doc, &obj, "trashed_at").is_some() {
+            return Err(CanvasError::InterviewTrashed(id.to_string()));
+        }
+        Ok(obj)
     }
 
     /// `id` when it names a note that is not in the trash.
@@ -315,6 +255,7 @@ fn ensure_list(doc: &mut automerge::AutoCommit, obj: &ObjId, key: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::interview::{Effect, FindingTarget};
     use crate::Section;
 
     const T0: i64 = 1_700_000_000_000;

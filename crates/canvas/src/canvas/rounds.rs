@@ -178,7 +178,18 @@ impl Canvas {
         let heads = self.heads_at(point)?;
         let mut doc = self.doc.clone();
         let past = doc.fork_at(&heads)?;
-        Canvas::from_doc(past).map_err(|_| self.before_canvas(point))
+        let mut past = Canvas::from_doc(past).map_err(|_| self.before_canvas(point))?;
+        // An interview erased since then stays erased in every view of the
+        // past gapmap shows or exports (its history still holds the text).
+        for erased in self.all_interviews().into_iter().filter(|i| i.is_purged()) {
+            if let (Ok(obj), Some(at)) = (past.interview_obj(&erased.id), erased.purged_at) {
+                past.write(at, |doc| {
+                    doc.put(&obj, "purged_at", at)?;
+                    Ok(((), "erased since".to_string()))
+                })?;
+            }
+        }
+        Ok(past)
     }
 
     /// The history after `point`, oldest first (everything the document

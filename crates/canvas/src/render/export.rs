@@ -139,13 +139,19 @@ fn interview_json(i: &Interview) -> Value {
         "created_at": i.created_at,
         "questions": i.questions,
         "transcript": i.transcript,
+        "purged_at": i.purged_at,
         "findings": i.findings.iter().map(|f| json!({
             "id": f.id.as_str(),
             "text": f.text,
+            "interpretation": f.interpretation,
             "author": f.author,
             "at": f.at,
             "note": f.note.as_ref().map(|n| n.as_str()),
             "effect": f.effect.as_str(),
+            "links": f.links.iter().map(|l| json!({
+                "note": l.note.as_str(),
+                "effect": l.effect.as_str(),
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
 }

@@ -43,6 +43,32 @@ fn interview_title(i: &Interview) -> String {
     title
 }
 
+/// What a finding says about each note it is linked to, for a list item:
+/// `supports “note text” (now); contradicts “…” (to-be)`.
+fn finding_links(canvas: &Canvas, f: &crate::Finding) -> String {
+    if f.links.is_empty() {
+        return Effect::New.to_string();
+    }
+    let parts: Vec<String> = f
+        .links
+        .iter()
+        .map(|l| finding_about(canvas, l.effect, Some(&l.note)))
+        .collect();
+    parts.join("; ")
+}
+
+/// A finding's quote and interpretation: `“quote” — interpretation`.
+fn finding_words(f: &crate::Finding) -> String {
+    let quote = match one_line(&f.text) {
+        q if q.is_empty() => "(erased)".to_string(),
+        q => format!("\u{201c}{q}\u{201d}"),
+    };
+    match one_line(&f.interpretation) {
+        i if i.is_empty() => quote,
+        i => format!("{quote} — {i}"),
+    }
+}
+
 /// What a finding is about, for a list item: `supports “note text”`.
 fn finding_about(canvas: &Canvas, effect: Effect, note: Option<&crate::NoteId>) -> String {
     match note.and_then(|n| canvas.note(n)) {
@@ -79,11 +105,20 @@ pub(super) fn markdown(canvas: &Canvas) -> String {
                 let _ = writeln!(
                     out,
                     "- {}: {}",
-                    md_text(&finding_about(canvas, f.effect, f.note.as_ref())),
-                    md_line(&f.text)
+                    md_text(&finding_links(canvas, f)),
+                    md_line(&finding_words(f))
                 );
             }
             if n > 0 {
+                out.push('\n');
+            }
+            // Transcripts are the interviewee's own words: an anonymised
+            // export leaves them out rather than trust name scrubbing.
+            if !canvas.is_anonymised() && !i.transcript.trim().is_empty() {
+                out.push_str("Transcript:\n\n");
+                for line in i.transcript.lines().filter(|l| !l.trim().is_empty()) {
+                    let _ = writeln!(out, "> {}  ", md_line(line));
+                }
                 out.push('\n');
             }
         }
@@ -176,11 +211,16 @@ pub(super) fn html(canvas: &Canvas) -> String {
                         "<li class=\"finding {}\" data-finding-id=\"{}\"><strong>{}</strong>: {}</li>",
                         f.effect,
                         escape(f.id.as_str()),
-                        escape(&finding_about(canvas, f.effect, f.note.as_ref())),
-                        escape(&f.text)
+                        escape(&finding_links(canvas, f)),
+                        escape(&finding_words(f))
                     );
                 }
                 out.push_str("</ul>\n");
+            }
+            if !canvas.is_anonymised() && !i.transcript.trim().is_empty() {
+                out.push_str("<pre class=\"transcript\">");
+                out.push_str(&escape(i.transcript.trim_end()));
+                out.push_str("</pre>\n");
             }
             out.push_str("</section>\n");
         }
