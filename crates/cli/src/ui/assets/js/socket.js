@@ -18,6 +18,7 @@ export function connect(onMessage) {
     setStatus('live', 'live');
   };
   ws.onmessage = (event) => {
+    app.arrivedAt = performance.now();
     let msg;
     try { msg = JSON.parse(event.data); } catch { return; }
     const waiting = msg.ref != null ? pending.get(msg.ref) : null;

@@ -21,6 +21,7 @@ export const app = {
   historyPoint: null,
   thread: null,
   lastOwnChange: 0,
+  arrivedAt: 0, // when the last message came: update() writes how long it took to show (body[data-update-ms])
 };
 
 /** Set by views.js: `render` lays out the current view anew, `update` brings it up to date in place. */

@@ -220,6 +220,7 @@ export function update() {
   hooks.thread();
   updates += 1;
   document.body.dataset.renders = String(updates);
+  document.body.dataset.updateMs = (performance.now() - app.arrivedAt).toFixed(1);
   document.body.dataset.ready = 'true';
 }
 
