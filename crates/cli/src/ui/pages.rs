@@ -79,7 +79,11 @@ pub fn list(metas: &[DocMeta], current: Option<&DocId>) -> Response<Body> {
             "<li data-canvas=\"{id}\"><a href=\"/c/{id}\">{title}</a>{mark}\
              <span class=\"canvas-meta\"><span class=\"count\">{n}</span>{changed}</span></li>",
             id = escape(&m.id),
-            title = escape(if m.title.is_empty() { "(untitled)" } else { &m.title }),
+            title = escape(if m.title.is_empty() {
+                "(untitled)"
+            } else {
+                &m.title
+            }),
             n = crate::words::plural(m.notes, "note", "notes"),
         ));
     }
