@@ -69,7 +69,7 @@ pub fn list(metas: &[DocMeta], current: Option<&DocId>) -> Response<Body> {
         };
         let changed = if m.updated_ms > 0 {
             format!(
-                " · last change <time>{}</time>",
+                " · last change <time>{} UTC</time>",
                 escape(&gapmap_canvas::time::format_datetime(m.updated_ms))
             )
         } else {
