@@ -13,6 +13,8 @@
 // Exit code 0 when every step passed; 1 with the reason on stderr.
 import { chromium } from "playwright-core"
 import { createInterface } from "node:readline"
+import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
 
 const scenario = process.argv[2]
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium"
@@ -45,6 +47,31 @@ async function within(limit, locator, what) {
   const took = Date.now() - started
   check(took <= limit, `${what}: took ${took} ms, more than ${limit} ms`)
   return took
+}
+
+// axe-core (tests/js/package.json pins it), evaluated in the page from
+// node_modules: the board's CSP lets no inline script in, rightly, and
+// evaluating through the devtools protocol needs none.
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8")
+const AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+const audited = []
+
+/** Fails on any serious or critical axe-core violation on the page as it is now. */
+async function axe(page, label) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(AXE)
+  const violations = await page.evaluate(async (tags) => {
+    const result = await window.axe.run(document, { runOnly: tags })
+    return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.impact} ${v.id} (${v.nodes.length}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`)
+  }, AXE_TAGS)
+  check(violations.length === 0, `axe-core on ${label}: ${violations.join("; ")}`)
+  audited.push(label)
+}
+
+/** A note's actions appear on hover (and focus), as for a person with a mouse. */
+async function noteAction(page, id, action) {
+  await page.locator(`[data-note-id="${id}"] .note-text`).hover()
+  await page.locator(`[data-note-id="${id}"] ${action}`).click()
 }
 
 const requests = []
@@ -117,21 +144,22 @@ async function single() {
   await checkpoint("reordered", { id, section: "to-be", index: 0 })
 
   // Mark, tag, vote, comment.
+  await page.locator(`[data-note-id="${id}"] .note-text`).hover()
   await page.locator(`[data-note-id="${id}"] select.status-select`).selectOption("validated")
   await page.locator(`[data-note-id="${id}"][data-status="validated"]`).waitFor()
   await checkpoint("marked", { id, status: "validated" })
 
-  await page.locator(`[data-note-id="${id}"] .tag-btn`).click()
+  await noteAction(page, id, ".tag-btn")
   await page.keyboard.insertText("urgent")
   await page.keyboard.press("Enter")
   await page.locator(`[data-note-id="${id}"] .tag[data-tag="urgent"]`).waitFor()
   await checkpoint("tagged", { id, tag: "urgent" })
 
-  await page.locator(`[data-note-id="${id}"] .vote`).click()
+  await noteAction(page, id, ".vote")
   await page.locator(`[data-note-id="${id}"] .vote.voted`).waitFor()
   await checkpoint("voted", { id })
 
-  await page.locator(`[data-note-id="${id}"] .comments`).click()
+  await noteAction(page, id, ".comments")
   await page.locator("#thread textarea").fill("Did three people say so?")
   await page.locator("#thread .post").click()
   await page.locator("#thread .comment", { hasText: "Did three people say so?" }).waitFor()
@@ -141,10 +169,11 @@ async function single() {
   await checkpoint("commented", { id, text: "Did three people say so?", resolved: true })
 
   // Trash and restore through the trash view.
-  await page.locator(`[data-note-id="${id}"] .trash-btn`).click()
+  await noteAction(page, id, ".trash-btn")
   await page.locator(`#board [data-note-id="${id}"]`).waitFor({ state: "detached" })
   await checkpoint("trashed", { id })
   await page.click("[data-view='trash']")
+  await axe(page, "trash")
   await page.locator(`.trash-list [data-note-id="${id}"] .restore`).click()
   await page.locator(`.trash-list [data-note-id="${id}"]`).waitFor({ state: "detached" })
   await page.click("[data-view='canvas']")
@@ -168,13 +197,52 @@ async function single() {
   await note(page, "Added with the keyboard", focused).waitFor()
   await checkpoint("keyboard", { section: focused, text: "Added with the keyboard", absent: "Never saved" })
 
+  // One tab stop per note: the note itself; its actions are reached with
+  // `a` and the arrows inside, and Escape goes back to the note.
+  const stops = await page.evaluate(() => Array.from(document.querySelectorAll("#board [data-note-id]")).map((n) =>
+    [n.tabIndex, Array.from(n.querySelectorAll("button, select, input, a, [tabindex]")).filter((e) => e.tabIndex >= 0).length]))
+  check(stops.length > 0 && stops.every(([own, inside]) => own === 0 && inside === 0), `tab stops per note: ${JSON.stringify(stops)}`)
+  await seed.focus()
+  await page.keyboard.press("a")
+  check(await page.evaluate(() => document.activeElement?.dataset.action === "vote"), "a focuses the note's first action")
+  await page.keyboard.press("ArrowRight")
+  check(await page.evaluate(() => document.activeElement?.dataset.action === "comments"), "ArrowRight moves to the next action")
+  await page.keyboard.press("Escape")
+  check(await page.evaluate(() => document.activeElement?.matches("[data-note-id]")), "Escape goes back to the note")
+
+  // Tabs are tabs: role, selection, names.
+  const tabs = await page.locator("[role=tab]").evaluateAll((ts) => ts.map((t) => [t.textContent.trim(), t.getAttribute("aria-selected")]))
+  check(tabs.length === 8 && tabs.filter(([, s]) => s === "true").length === 1 && tabs[0][1] === "true" && tabs.every(([n]) => n), `tabs: ${JSON.stringify(tabs)}`)
+
+  // Move to…, with the keyboard: a button on the note, listing sections by name.
+  const moving = page.locator("[data-section='now'] [data-note-id]").first()
+  const movingId = await moving.getAttribute("data-note-id")
+  await moving.focus()
+  check((await moving.getByRole("button", { name: "Move to…" }).count()) === 1, "a focused note offers a Move to… button")
+  await page.keyboard.press("m")
+  const offered = await page.locator("[role=menu] [role=menuitem]").allTextContents()
+  check(offered.join() === "Constraints,Catalysts,TO BE,Design", `Move to… offers ${offered}`)
+  await page.locator("[role=menu] [role=menuitem]", { hasText: "Catalysts" }).focus()
+  await page.keyboard.press("Enter")
+  await page.locator(`[data-section="catalyst"] [data-note-id="${movingId}"]`).waitFor()
+  await page.waitForFunction((n) => document.activeElement?.dataset.noteId === n, movingId)
+  await checkpoint("moved", { id: movingId, section: "catalyst" })
+  await page.locator(`[data-note-id="${movingId}"]`).getByRole("button", { name: "Move to…" }).click()
+  await page.locator("[role=menuitem]", { hasText: "NOW" }).click()
+  await page.locator(`[data-section="now"] [data-note-id="${movingId}"]`).waitFor()
+  await checkpoint("moved", { id: movingId, section: "now" })
+
   // The other views, the job statement, the title, filters.
+  await axe(page, "canvas")
   for (const [view, n] of [["forces", 4], ["jobmap", 8], ["outcomes", 3], ["jpg", 3]]) {
     await page.click(`[data-view='${view}']`)
     await page.locator(`#board[data-view='${view}']`).waitFor()
     check((await page.locator("#board [data-section]").count()) === n, `${view} shows ${n} sections`)
+    check((await page.locator(`[role=tab][data-view='${view}']`).getAttribute("aria-selected")) === "true", `the ${view} tab is selected`)
+    await axe(page, view)
   }
   await page.click("[data-view='job']")
+  await axe(page, "job")
   await page.locator(".job-statement textarea").first().fill("a design project is delivered")
   await page.locator(".job-statement textarea").first().press("Enter")
   await page.locator(".sentence", { hasText: "a design project is delivered" }).waitFor()
@@ -198,6 +266,33 @@ async function single() {
   timings.cli_add_ms = await within(LIVE_MS, note(page, "Added from the terminal", "constraint"), "a note added with the CLI")
   await checkpoint("cli-edit", { id, text: "Edited from the terminal" })
   timings.cli_edit_ms = await within(LIVE_MS, page.locator(`[data-note-id="${id}"]`, { hasText: "Edited from the terminal" }), "a note edited with the CLI")
+
+  // Typing in one note while the CLI edits another: the note being typed in
+  // is never redrawn, so the typed text and the caret (mid-text) stay.
+  const other = await page.locator("[data-section='now'] [data-note-id]").first().getAttribute("data-note-id")
+  check(other !== id, "another note to edit")
+  await page.locator(`[data-note-id="${id}"] .note-text`).dblclick()
+  await page.keyboard.press("End")
+  await page.keyboard.insertText(" still typing")
+  for (let i = 0; i < 6; i++) await page.keyboard.press("ArrowLeft")
+  const before = await page.evaluate(() => Number(document.body.dataset.renders))
+  await checkpoint("cli-edit", { id: other, text: "Changed elsewhere meanwhile" })
+  await note(page, "Changed elsewhere meanwhile", "now").waitFor()
+  await page.waitForFunction((n) => Number(document.body.dataset.renders) > n, before)
+  const kept = await page.evaluate((id) => {
+    const text = document.querySelector(`[data-note-id="${id}"] .note-text`)
+    const sel = getSelection()
+    const r = document.createRange()
+    r.selectNodeContents(text)
+    r.setEnd(sel.focusNode, sel.focusOffset)
+    return { focused: document.activeElement === text, text: text.innerText, caret: r.toString().length }
+  }, id)
+  const typed = "Edited from the terminal still typing"
+  check(kept.focused && kept.text === typed && kept.caret === typed.length - 6, `typing survived a remote edit: ${JSON.stringify(kept)}`)
+  await page.keyboard.insertText("!")
+  check((await page.locator(`[data-note-id="${id}"] .note-text`).innerText()) === "Edited from the terminal still !typing", "the next key lands at the caret")
+  await page.keyboard.press("Escape")
+  await page.locator(`[data-note-id="${id}"]:not(.editing) .note-text`, { hasText: /^Edited from the terminal$/ }).waitFor()
 
   // Typing in a note while someone else changes it: both edits survive.
   await page.locator(`[data-note-id="${id}"] .note-text`).dblclick()
@@ -268,6 +363,7 @@ async function single() {
   await page.click("[data-view='history']")
   await page.locator(".history-slider").waitFor()
   await page.locator(".snapshot").waitFor()
+  await axe(page, "history")
   await page.locator(".history-slider").fill("1")
   await page.locator(".history-index", { hasText: /^1 of/ }).waitFor()
   await page.waitForFunction(() => document.querySelectorAll(".snapshot [data-note-id]").length === 0)
@@ -275,6 +371,18 @@ async function single() {
   await page.click("button.highlight")
   await page.locator("#board .note.since-new").first().waitFor()
   await page.keyboard.press("Escape")
+
+  // A phone: one column, no keyboard legend on a touch screen, still accessible.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true })
+  const small = await phone.newPage()
+  small.on("pageerror", (e) => problems.push(`phone: ${e}`))
+  await small.goto(base)
+  await small.locator("[data-section='now'] [data-note-id]").first().waitFor()
+  check(!(await small.locator(".help").isVisible()), "the keyboard legend is hidden on a touch screen")
+  const widest = await small.evaluate(() => document.documentElement.scrollWidth)
+  check(widest <= 390, `the phone layout is ${widest} px wide`)
+  await axe(small, "canvas at 390 px")
+  await phone.close()
 
   // Exports come from the board's own server.
   const png = await page.evaluate(async (url) => {
@@ -329,6 +437,7 @@ async function pair() {
   await pageB.keyboard.press("Enter")
   timings.edit_b_to_a_ms = await within(LIVE_MS, note(pageA, "Ana typed this, and Ben added this", "constraint"), "Ben's edit on Ana's board")
   await pageA.locator(`[data-note-id="${id}"] .editing-by`).waitFor({ state: "detached" })
+  await pageB.locator(`[data-note-id="${id}"] .note-text`).hover()
   await pageB.locator(`[data-note-id="${id}"] select.status-select`).selectOption("invalidated")
   await pageA.locator(`[data-note-id="${id}"][data-status="invalidated"]`).waitFor({ timeout: 3000 })
   await checkpoint("converged", { id, section: "constraint", text: "Ana typed this, and Ben added this", status: "invalidated" })
@@ -387,7 +496,7 @@ try {
   else if (scenario === "forms") await forms()
   else throw new Error("usage: node board.test.mjs single|pair|forms")
   check(problems.length === 0, `errors in the page: ${problems.join("; ")}`)
-  out({ done: true, requests, timings })
+  out({ done: true, requests, timings, audited })
   process.exit(0)
 } catch (err) {
   console.error(`board.test.mjs ${scenario}: ${err && err.stack ? err.stack : err}`)

@@ -17,10 +17,24 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use super::{pages, session, Board};
 use crate::context::Docs;
 
-/// The page's script, style and icon, embedded in the binary.
-const BOARD_JS: &str = include_str!("assets/board.js");
-const BOARD_CSS: &str = include_str!("assets/board.css");
-const ICON_SVG: &str = include_str!("assets/icon.svg");
+/// The page's scripts (ES modules, no build step), style and icon,
+/// embedded in the binary: `/assets/<name>`.
+const ASSETS: &[(&str, &str)] = &[
+    ("board.js", include_str!("assets/board.js")),
+    ("board.css", include_str!("assets/board.css")),
+    ("icon.svg", include_str!("assets/icon.svg")),
+    ("js/dom.js", include_str!("assets/js/dom.js")),
+    ("js/editor.js", include_str!("assets/js/editor.js")),
+    ("js/keys.js", include_str!("assets/js/keys.js")),
+    ("js/live.js", include_str!("assets/js/live.js")),
+    ("js/move.js", include_str!("assets/js/move.js")),
+    ("js/notes.js", include_str!("assets/js/notes.js")),
+    ("js/socket.js", include_str!("assets/js/socket.js")),
+    ("js/state.js", include_str!("assets/js/state.js")),
+    ("js/thread.js", include_str!("assets/js/thread.js")),
+    ("js/views.js", include_str!("assets/js/views.js")),
+    ("js/words.js", include_str!("assets/js/words.js")),
+];
 
 /// Largest message a page may send (a note is at most a few KiB).
 const MAX_PAGE_MESSAGE: usize = 256 * 1024;
@@ -37,6 +51,7 @@ pub fn router(board: Arc<Board>) -> Router {
         .route("/c/{id}/export/{format}", get(export))
         .route("/api/ws", get(page_socket))
         .route("/assets/{file}", get(asset))
+        .route("/assets/js/{file}", get(module))
         .with_state(board)
 }
 
@@ -262,12 +277,22 @@ async fn page_socket(State(board): State<Arc<Board>>, req: Request) -> Response<
     })
 }
 
+async fn module(Path(file): Path<String>) -> Response<Body> {
+    serve_asset(&format!("js/{file}"))
+}
+
 async fn asset(Path(file): Path<String>) -> Response<Body> {
-    let (body, mime) = match file.as_str() {
-        "board.js" => (BOARD_JS, "text/javascript; charset=utf-8"),
-        "board.css" => (BOARD_CSS, "text/css; charset=utf-8"),
-        "icon.svg" => (ICON_SVG, "image/svg+xml"),
-        _ => return server::plain(StatusCode::NOT_FOUND, "not found\n"),
+    serve_asset(&file)
+}
+
+fn serve_asset(name: &str) -> Response<Body> {
+    let Some(&(_, body)) = ASSETS.iter().find(|(n, _)| *n == name) else {
+        return server::plain(StatusCode::NOT_FOUND, "not found\n");
+    };
+    let mime = match name.rsplit('.').next() {
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        _ => "image/svg+xml",
     };
     Response::builder()
         .header(header::CONTENT_TYPE, mime)

@@ -67,10 +67,23 @@ pub fn list(metas: &[DocMeta], current: Option<&DocId>) -> Response<Body> {
         } else {
             ""
         };
+        let changed = if m.updated_ms > 0 {
+            format!(
+                " · last change <time>{} UTC</time>",
+                escape(&gapmap_canvas::time::format_datetime(m.updated_ms))
+            )
+        } else {
+            String::new()
+        };
         rows.push_str(&format!(
-            "<li data-canvas=\"{id}\"><a href=\"/c/{id}\">{title}</a>{mark} <span class=\"count\">{n}</span></li>",
+            "<li data-canvas=\"{id}\"><a href=\"/c/{id}\">{title}</a>{mark}\
+             <span class=\"canvas-meta\"><span class=\"count\">{n}</span>{changed}</span></li>",
             id = escape(&m.id),
-            title = escape(if m.title.is_empty() { "(untitled)" } else { &m.title }),
+            title = escape(if m.title.is_empty() {
+                "(untitled)"
+            } else {
+                &m.title
+            }),
             n = crate::words::plural(m.notes, "note", "notes"),
         ));
     }
@@ -78,7 +91,7 @@ pub fn list(metas: &[DocMeta], current: Option<&DocId>) -> Response<Body> {
         rows.push_str("<li class=\"empty\">No canvases yet.</li>");
     }
     let main = format!(
-        "<h1>Canvases</h1><ul class=\"canvas-list\">{rows}</ul>\
+        "<h1>Canvases</h1><ul class=\"canvas-list\" aria-label=\"Canvases in this store\">{rows}</ul>\
          <form method=\"post\" action=\"/canvases\" class=\"new-canvas\">\
          <label>New canvas <input name=\"title\" required maxlength=\"200\" placeholder=\"Freelance designers getting paid\"></label>\
          <button type=\"submit\">Create</button></form>"
