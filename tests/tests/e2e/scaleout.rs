@@ -473,10 +473,8 @@ fn with_redis_down_writes_are_refused_clearly_and_reads_still_served() {
 
 #[test]
 fn js_clients_on_different_relays_see_each_others_edits() {
-    use crate::interop::{js, js_note_texts, js_spawn, node_ready, WAIT};
-    if !node_ready() {
-        return;
-    }
+    use crate::interop::{js, js_note_texts, js_spawn, WAIT};
+    gapmap_tests::require_node();
     let dir = tempfile::tempdir().unwrap();
     let redis = Redis::start(&dir.path().join("redis"));
     let relays = relays(dir.path(), &redis, 3);
