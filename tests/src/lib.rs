@@ -98,3 +98,16 @@ pub fn require_redis_server() -> PathBuf {
         panic!("redis-server is not installed: this test starts its own Redis on loopback: {INSTALL_HINT}")
     })
 }
+
+/// A free loopback port right now (bound, then released): for servers that
+/// cannot be told port 0, such as redis-server; whoever binds it a moment
+/// later should retry on "address in use".
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port()
+}
+
+mod redis;
+pub use redis::Redis;

@@ -19,20 +19,13 @@ use serde_json::{json, Value};
 
 use crate::relay::harness::Relay;
 use crate::util::{texts, Store};
+use gapmap_tests::free_port;
 
 /// How long one browser scenario may take in all.
 const SCENARIO: Duration = Duration::from_secs(75);
 
 fn js_dir() -> PathBuf {
     gapmap_tests::js_dir()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `gapmap ui` on a store, stopped with SIGTERM when dropped.

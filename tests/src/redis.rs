@@ -4,17 +4,12 @@
 //! when dropped.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free port")
-        .port()
-}
+use crate::{free_port, require_redis_server};
 
 /// A running `redis-server`.
 pub struct Redis {
@@ -61,7 +56,7 @@ impl Redis {
     fn spawn(&mut self) -> bool {
         self.starts += 1;
         let log = std::fs::File::create(self.log()).expect("redis log");
-        let child = Command::new(gapmap_tests::require_redis_server())
+        let child = Command::new(require_redis_server())
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .arg("--dir")
             .arg(&self.dir)
