@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use gapmap_repo::routes::constant_time_eq;
 use gapmap_repo::DocumentId;
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 
 /// What a token allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -212,7 +212,7 @@ impl Tokens {
         // tells nothing about which prefix matched.
         let mut found = None;
         for token in &self.tokens {
-            if constant_time_eq(token.secret.as_bytes(), secret.as_bytes())
+            if bool::from(token.secret.as_bytes().ct_eq(secret.as_bytes()))
                 && token.expires.is_none_or(|t| now < t)
             {
                 found = Some(token.grant.clone());

@@ -9,28 +9,13 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn redis_installed() -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/bin", "/usr/sbin", "/usr/local/bin"].map(PathBuf::from))
-        .any(|d| d.join("redis-server").is_file())
-}
-
 #[test]
 fn scaleout_quick_reports_every_configuration() {
     let bench = PathBuf::from(env!("CARGO_BIN_EXE_gapmap-bench"));
-    let relay = bench.with_file_name(format!("gapmap-relay{}", std::env::consts::EXE_SUFFIX));
-    if !relay.is_file() {
-        // `cargo test -p gapmap-bench` alone does not build the relay;
-        // CI builds every binary first.
-        eprintln!("skipped: no gapmap-relay at {}", relay.display());
-        return;
-    }
-    assert!(
-        redis_installed(),
-        "redis-server is not installed: this test starts its own Redis on loopback. \
-         Install Debian's package (apt-get install redis-server), as scripts/test does"
-    );
+    // `cargo test -p gapmap-bench` alone does not build the relay: fail,
+    // with the hint, rather than pass without running.
+    gapmap_tests::bin("gapmap-relay");
+    gapmap_tests::require_redis_server();
     let out = Command::new(&bench)
         .args(["scaleout", "--quick"])
         .env_remove("GAPMAP_BENCH_RELAY")

@@ -10,13 +10,9 @@ use serde_json::Value;
 #[test]
 fn add_scenario_runs_and_reports_every_figure() {
     let bench = PathBuf::from(env!("CARGO_BIN_EXE_gapmap-bench"));
-    let gapmap = bench.with_file_name(format!("gapmap{}", std::env::consts::EXE_SUFFIX));
-    if !gapmap.is_file() {
-        // `cargo test -p gapmap-bench` alone does not build the CLI;
-        // `cargo test --workspace` (CI) does.
-        eprintln!("skipped: no gapmap binary at {}", gapmap.display());
-        return;
-    }
+    // `cargo test -p gapmap-bench` alone does not build the CLI: fail, with
+    // the hint, rather than pass without running.
+    gapmap_tests::bin("gapmap");
     let out = Command::new(&bench)
         .args(["add", "--no-js", "--sizes", "0,20", "--runs", "1"])
         .env_remove("GAPMAP_BENCH_GAPMAP")

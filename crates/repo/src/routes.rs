@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use gapmap_proto::{Access, Credential};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::metrics::Refusal;
 use crate::server::{self, bearer_token, is_upgrade, plain};
@@ -65,14 +66,9 @@ pub struct SharedSecret(pub String);
 
 impl Authorizer for SharedSecret {
     fn authorize(&self, token: Option<&str>) -> Option<Access> {
-        constant_time_eq(token?.as_bytes(), self.0.as_bytes()).then(Access::full)
+        // Constant time, so timing does not tell how much of a guess was right.
+        bool::from(token?.as_bytes().ct_eq(self.0.as_bytes())).then(Access::full)
     }
-}
-
-/// Compares two secrets in time that depends only on their lengths (every
-/// byte is compared), so timing does not tell how much of a guess was right.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[derive(Clone)]
@@ -154,4 +150,19 @@ fn upgrade(state: AppState, req: Request) -> Response<Body> {
         repo.serve_socket(socket, access, credential, Some((auth, token)))
             .await;
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_secret_accepts_only_itself() {
+        let secret = SharedSecret("s3cret".into());
+        assert!(secret.authorize(Some("s3cret")).is_some());
+        for wrong in ["s3cre", "s3cret!", "S3cret", "", "x3cret"] {
+            assert!(secret.authorize(Some(wrong)).is_none(), "{wrong}");
+        }
+        assert!(secret.authorize(None).is_none());
+    }
 }

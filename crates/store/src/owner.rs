@@ -9,7 +9,6 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::error::{file_err, Result, StoreError};
@@ -42,11 +41,10 @@ impl OwnerLock {
             .truncate(false)
             .open(&lock_path)
             .map_err(|e| not_writable_or(dir, "open", e))?;
-        // SAFETY: flock on a valid descriptor we own; no memory is shared.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        // On Unix `try_lock` is `flock(LOCK_EX | LOCK_NB)`.
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
                 let (pid, command) = read_owner(dir);
                 return Err(StoreError::Locked {
                     dir: dir.to_path_buf(),
@@ -54,7 +52,7 @@ impl OwnerLock {
                     command,
                 });
             }
-            return Err(file_err("lock", lock_path)(err));
+            Err(fs::TryLockError::Error(err)) => return Err(file_err("lock", lock_path)(err)),
         }
         let owner_path = dir.join(OWNER_FILE);
         write_owner(&owner_path).map_err(|e| not_writable_or(dir, "write owner.pid in", e))?;

@@ -5,13 +5,13 @@
 //! JSON export, for votes and comments) or by making CLI changes, and
 //! checks that the pages asked for nothing but their own server.
 //!
-//! Skipped, with a message, only when Chromium is missing and cannot be
-//! installed with apt, or `node` is missing; scripts/test installs both.
+//! Chromium, node and playwright-core must be there (scripts/test installs
+//! them); a test without them fails with the install hint.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -19,65 +19,13 @@ use serde_json::{json, Value};
 
 use crate::relay::harness::Relay;
 use crate::util::{texts, Store};
+use gapmap_tests::free_port;
 
 /// How long one browser scenario may take in all.
 const SCENARIO: Duration = Duration::from_secs(75);
-const CHROMIUM: &str = "/usr/bin/chromium";
 
 fn js_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("js")
-}
-
-/// Chromium, installed with apt if missing; `None` (with a message) when
-/// that is impossible.
-fn chromium() -> Option<&'static str> {
-    static READY: OnceLock<bool> = OnceLock::new();
-    let ready = *READY.get_or_init(|| {
-        if Path::new(CHROMIUM).exists() {
-            return true;
-        }
-        let apt = Command::new("apt-get").arg("--version").stdout(Stdio::null()).status();
-        if !apt.is_ok_and(|s| s.success()) {
-            eprintln!("skipping board test: {CHROMIUM} is missing and apt-get is unavailable to install it");
-            return false;
-        }
-        eprintln!("board: installing Debian's chromium with apt-get");
-        let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
-        let run = |args: &[&str]| {
-            let mut cmd = if root { Command::new(args[0]) } else { Command::new("sudo") };
-            if !root {
-                cmd.arg(args[0]);
-            }
-            cmd.args(&args[1..]).env("DEBIAN_FRONTEND", "noninteractive").status().is_ok_and(|s| s.success())
-        };
-        let ok = run(&["apt-get", "update", "-qq"]) && run(&["apt-get", "install", "-y", "-qq", "chromium"]);
-        assert!(ok && Path::new(CHROMIUM).exists(), "installing chromium with apt-get failed");
-        true
-    });
-    ready.then_some(CHROMIUM)
-}
-
-/// Node with playwright-core installed (tests/js/node_modules).
-fn node_ready() -> bool {
-    if !crate::interop::node_ready() {
-        return false;
-    }
-    assert!(
-        js_dir()
-            .join("node_modules/playwright-core/package.json")
-            .exists(),
-        "tests/js/node_modules lacks playwright-core: run `npm ci` in {}",
-        js_dir().display()
-    );
-    true
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    gapmap_tests::js_dir()
 }
 
 /// `gapmap ui` on a store, stopped with SIGTERM when dropped.
@@ -141,7 +89,7 @@ impl Script {
         cmd.arg("board.test.mjs")
             .arg(scenario)
             .current_dir(js_dir())
-            .env("CHROMIUM", CHROMIUM);
+            .env("CHROMIUM", gapmap_tests::require_chromium());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -242,10 +190,6 @@ impl Drop for Script {
     }
 }
 
-fn ready() -> bool {
-    chromium().is_some() && node_ready()
-}
-
 /// The notes of a section in `show --json`: (id, text, status, tags).
 fn section(show: &Value, id: &str) -> Vec<Value> {
     show["sections"][id].as_array().cloned().unwrap_or_default()
@@ -288,9 +232,7 @@ fn only_local(requests: &Value, origins: &[&str]) {
 
 #[test]
 fn the_board_in_chromium_changes_the_store() {
-    if !ready() {
-        return;
-    }
+    gapmap_tests::require_chromium();
     let ana = Store::new("ana");
     let canvas = ana.json(&["new", "Board test"])["id"]
         .as_str()
@@ -436,9 +378,7 @@ fn the_board_in_chromium_changes_the_store() {
 
 #[test]
 fn two_boards_through_a_relay_edit_together_with_presence() {
-    if !ready() {
-        return;
-    }
+    gapmap_tests::require_chromium();
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(dir.path(), &["--open"]);
     let url = format!("ws://127.0.0.1:{}", relay.port);
@@ -497,9 +437,7 @@ fn two_boards_through_a_relay_edit_together_with_presence() {
 
 #[test]
 fn the_boards_form_works_in_chromium_and_other_origins_are_refused() {
-    if !ready() {
-        return;
-    }
+    gapmap_tests::require_chromium();
     let ana = Store::new("ana");
     ana.ok(&["new", "Already here"]);
     let board = Board::start(&ana, &[]);
@@ -610,9 +548,7 @@ fn the_board_refuses_other_sites_and_bad_addresses() {
 /// sends shows on the board.
 #[test]
 fn presence_reaches_and_comes_from_javascript_automerge_repo_clients() {
-    if !node_ready() {
-        return;
-    }
+    gapmap_tests::require_node();
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(dir.path(), &["--open"]);
     let url = format!("ws://127.0.0.1:{}", relay.port);

@@ -4,21 +4,21 @@
 //! `gapmap clone` talk to (tests/js/server.mjs). Real processes on loopback.
 //!
 //! The JavaScript side is tests/js/client.mjs: one command per process,
-//! JSON lines on stdout. These tests are skipped, with a message, only when
-//! `node` is not installed; when it is, tests/js/node_modules is installed
-//! with `npm ci` (once) if it is missing, so `cargo test` alone works.
+//! JSON lines on stdout. Node and tests/js/node_modules must be there
+//! (scripts/test installs them); a test without them fails with the hint.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::util::{self, texts, Store};
+use gapmap_tests::free_port;
 
 /// How long one JavaScript client may take before it gives up by itself.
 const JS_TIMEOUT_MS: u64 = 20_000;
@@ -28,57 +28,7 @@ pub(crate) const WAIT: Duration = Duration::from_secs(30);
 const STARTUP: Duration = Duration::from_secs(15);
 
 fn js_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("js")
-}
-
-/// Whether the interop tests can run: `false` (and a message) only when
-/// `node` is missing. Installs tests/js/node_modules once if needed.
-pub(crate) fn node_ready() -> bool {
-    static READY: OnceLock<Result<bool, String>> = OnceLock::new();
-    match READY.get_or_init(prepare_node) {
-        Ok(true) => true,
-        Ok(false) => {
-            eprintln!("skipping interop test: `node` is not installed (scripts/test installs Node.js and the npm packages)");
-            false
-        }
-        Err(err) => panic!("{err}"),
-    }
-}
-
-fn prepare_node() -> Result<bool, String> {
-    match Command::new("node").arg("--version").output() {
-        Ok(out) if out.status.success() => {}
-        _ => return Ok(false),
-    }
-    let dir = js_dir();
-    if dir
-        .join("node_modules/@automerge/automerge-repo/package.json")
-        .exists()
-    {
-        return Ok(true);
-    }
-    eprintln!(
-        "interop: installing the pinned npm packages (npm ci in {})",
-        dir.display()
-    );
-    let out = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&dir)
-        .output()
-        .map_err(|e| {
-            format!(
-                "node is installed but npm cannot run ({e}): run `npm ci` in {}",
-                dir.display()
-            )
-        })?;
-    if !out.status.success() {
-        return Err(format!(
-            "`npm ci` in {} failed:\n{}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(true)
+    gapmap_tests::js_dir()
 }
 
 /// A child process, killed when dropped; its stdout arrives line by line,
@@ -215,15 +165,6 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A free loopback port (bound, then released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Waits until something accepts connections on `port`, or `proc` exits.
@@ -394,9 +335,7 @@ fn gapmap_ok(store: &Store, args: &[&str]) -> String {
 
 #[test]
 fn js_clients_create_find_and_edit_documents_on_the_relay() {
-    if !node_ready() {
-        return;
-    }
+    gapmap_tests::require_node();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("relay");
     let relay = Relay::start(&data);
@@ -477,9 +416,7 @@ fn js_clients_create_find_and_edit_documents_on_the_relay() {
 
 #[test]
 fn js_find_of_a_document_the_relay_lacks_is_unavailable_at_once() {
-    if !node_ready() {
-        return;
-    }
+    gapmap_tests::require_node();
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(&dir.path().join("relay"));
     let started = Instant::now();
@@ -503,9 +440,7 @@ fn js_find_of_a_document_the_relay_lacks_is_unavailable_at_once() {
 
 #[test]
 fn ephemeral_messages_cross_the_relay_between_js_clients() {
-    if !node_ready() {
-        return;
-    }
+    gapmap_tests::require_node();
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(&dir.path().join("relay"));
     let created = js(&["create", &relay.url, "Presence"]);
@@ -534,9 +469,7 @@ fn ephemeral_messages_cross_the_relay_between_js_clients() {
 
 #[test]
 fn gapmap_clones_a_canvas_a_js_client_made_on_the_relay() {
-    if !node_ready() {
-        return;
-    }
+    gapmap_tests::require_node();
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(&dir.path().join("relay"));
     let created = js(&["create", &relay.url, "Made in JavaScript"]);
@@ -598,9 +531,7 @@ fn gapmap_clones_a_canvas_a_js_client_made_on_the_relay() {
 
 #[test]
 fn gapmap_syncs_and_clones_through_the_js_reference_server() {
-    if !node_ready() {
-        return;
-    }
+    gapmap_tests::require_node();
     let dir = tempfile::tempdir().unwrap();
     let (server, server_url) = js_server(&dir.path().join("js-server"));
 
@@ -680,9 +611,7 @@ fn gapmap_syncs_and_clones_through_the_js_reference_server() {
 
 #[test]
 fn gapmap_sync_watch_applies_js_edits_live() {
-    if !node_ready() {
-        return;
-    }
+    gapmap_tests::require_node();
     let dir = tempfile::tempdir().unwrap();
     let (server, server_url) = js_server(&dir.path().join("js-server"));
     let ana = Store::new("ana");
@@ -737,9 +666,7 @@ fn gapmap_sync_watch_applies_js_edits_live() {
 
 #[test]
 fn js_clients_use_gapmap_serve_as_a_peer() {
-    if !node_ready() {
-        return;
-    }
+    gapmap_tests::require_node();
     let ana = Store::new("ana");
     let created = ana.json(&["new", "Served by gapmap"]);
     let url = created["url"].as_str().unwrap().to_string();

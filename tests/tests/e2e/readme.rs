@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::util::{bin, bin_dir, texts};
+use gapmap_tests::free_port;
 
 /// The ```sh blocks of `readme` after the heading `from`, in order.
 fn sh_blocks(readme: &str, from: &str) -> Vec<String> {
@@ -33,14 +34,6 @@ fn sh_blocks(readme: &str, from: &str) -> Vec<String> {
         }
     }
     blocks
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `gapmap --json ARGS` on the store at `home`.

@@ -3,8 +3,6 @@
 //! processes on loopback. Needs Debian's `redis-server` (scripts/test
 //! installs it); without it these tests fail with a message saying so.
 
-mod redis;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
@@ -13,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::relay::harness::Relay;
 use crate::util::{note_ids, texts, Store};
 
-pub use redis::Redis;
+pub use gapmap_tests::Redis;
 
 /// The options every relay of these tests runs with: compaction early and
 /// often (20 entries), entries kept 2 s after a compaction covered them.
@@ -473,10 +471,8 @@ fn with_redis_down_writes_are_refused_clearly_and_reads_still_served() {
 
 #[test]
 fn js_clients_on_different_relays_see_each_others_edits() {
-    use crate::interop::{js, js_note_texts, js_spawn, node_ready, WAIT};
-    if !node_ready() {
-        return;
-    }
+    use crate::interop::{js, js_note_texts, js_spawn, WAIT};
+    gapmap_tests::require_node();
     let dir = tempfile::tempdir().unwrap();
     let redis = Redis::start(&dir.path().join("redis"));
     let relays = relays(dir.path(), &redis, 3);

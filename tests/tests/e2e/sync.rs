@@ -9,17 +9,10 @@ use std::time::{Duration, Instant};
 
 use crate::relay::harness::Relay;
 use crate::util::{texts, Store};
+use gapmap_tests::free_port;
 
 fn url(relay: &Relay) -> String {
     format!("ws://127.0.0.1:{}", relay.port)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `gapmap serve` on a store, until dropped.

@@ -1,30 +1,11 @@
 //! Running the real binaries against temporary stores.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// The directory holding the workspace's built binaries (`target/debug`).
-pub fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/debug/deps/e2e-xxxx → target/debug
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
-}
-
-/// The path of a workspace binary; `cargo test --workspace` builds them.
-pub fn bin(name: &str) -> PathBuf {
-    let path = bin_dir().join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` (or `cargo test --workspace`) first",
-        path.display()
-    );
-    path
-}
+pub use gapmap_tests::{bin, bin_dir};
 
 /// One user's store: a temporary `GAPMAP_HOME` and a name.
 pub struct Store {

@@ -24,7 +24,7 @@
 
 use std::io;
 
-use super::{Crc32, Kind, HEADER_LEN, MAGIC, MAX_RECORD};
+use super::{Kind, HEADER_LEN, MAGIC, MAX_RECORD};
 
 /// Bytes of CRC work allowed after the first damage, per byte of file.
 const SCAN_BUDGET_FACTOR: u64 = 8;
@@ -208,9 +208,9 @@ fn parse_record(bytes: &[u8], pos: usize, strict: bool) -> Option<Record> {
     if strict && !payload_fits(kind, &body[1..]) {
         return None;
     }
-    let mut check = Crc32::new();
+    let mut check = crc32fast::Hasher::new();
     check.update(body);
-    if check.finish() != crc {
+    if check.finalize() != crc {
         return None;
     }
     Some(Record {
@@ -401,11 +401,11 @@ mod tests {
         rest_of_host.extend_from_slice(b"tail of host");
         let mut forged_body = rest_of_host.clone();
         forged_body.extend_from_slice(&real_after);
-        let mut crc = Crc32::new();
+        let mut crc = crc32fast::Hasher::new();
         crc.update(&forged_body);
         let mut host = AUTOMERGE_MAGIC.to_vec();
         host.extend_from_slice(&(forged_body.len() as u32).to_le_bytes());
-        host.extend_from_slice(&crc.finish().to_le_bytes());
+        host.extend_from_slice(&crc.finalize().to_le_bytes());
         host.extend_from_slice(&rest_of_host);
         let host_start = bytes.len();
         let forged_at = (host_start + RECORD_HEAD + 4) as u64;

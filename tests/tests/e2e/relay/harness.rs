@@ -4,7 +4,7 @@
 //! tests see exactly what crosses the wire.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,21 +18,13 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
 
 use crate::util::bin;
+use gapmap_tests::free_port;
 
 mod cbor;
 pub use cbor::Cbor;
 
 /// How long any single wait in these tests may take before it counts as a hang.
 pub const PATIENCE: Duration = Duration::from_secs(10);
-
-/// A free port on 127.0.0.1 right now (the relay binds it a moment later;
-/// [`Relay::start`] tries another if someone took it meanwhile).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free port")
-        .port()
-}
 
 /// TLS settings of a client that trusts one certificate.
 pub type Tls = Arc<rustls::ClientConfig>;

@@ -4,35 +4,12 @@
 //! when dropped.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The `redis-server` binary; a clear failure when it is not installed (the
-/// tests never skip silently: CI installs it).
-fn redis_server() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = std::env::split_paths(&path)
-        .chain(["/usr/bin", "/usr/sbin", "/usr/local/bin"].map(PathBuf::from));
-    for dir in dirs {
-        let candidate = dir.join("redis-server");
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!(
-        "redis-server is not installed: the multi-relay tests start their own Redis on loopback. \
-         Install Debian's package (apt-get install redis-server), as scripts/test does"
-    );
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free port")
-        .port()
-}
+use crate::{free_port, require_redis_server};
 
 /// A running `redis-server`.
 pub struct Redis {
@@ -79,7 +56,7 @@ impl Redis {
     fn spawn(&mut self) -> bool {
         self.starts += 1;
         let log = std::fs::File::create(self.log()).expect("redis log");
-        let child = Command::new(redis_server())
+        let child = Command::new(require_redis_server())
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .arg("--dir")
             .arg(&self.dir)
