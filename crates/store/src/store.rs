@@ -13,7 +13,7 @@ use sled::{IVec, Transactional};
 
 use crate::error::{file_err, Result, StoreError};
 use crate::journal::{self, Appender, Kind};
-use crate::layout::{self, ChunkKind, DocKey, DocState, IndexEntry, JournalPos};
+use crate::layout::{self, ChunkKind, DocKey, DocState, JournalPos};
 use crate::owner::{not_writable_or, OwnerLock};
 use crate::private;
 use crate::{DocMeta, Durability, Options};
