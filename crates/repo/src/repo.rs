@@ -387,7 +387,14 @@ impl Repo {
         meta: &DocMeta,
         since: &[ChangeHash],
     ) -> Result<(), Error> {
-        let changes = doc.save_after(since);
+        // Heads the document does not hold (a stale `since`) would hide
+        // nothing but could make `save_after` leave changes out.
+        let since: Vec<ChangeHash> = since
+            .iter()
+            .filter(|h| doc.get_change_meta_by_hash(h).is_some())
+            .copied()
+            .collect();
+        let changes = doc.save_after(&since);
         let persist = Arc::new(Persist {
             document_id: id,
             changes,
