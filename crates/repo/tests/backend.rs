@@ -226,7 +226,11 @@ async fn a_local_commit_reaches_the_shared_backend_and_the_other_instances() {
     let id = DocumentId::from_bytes(rand::random());
 
     write(&r1.repo, id, "title", "committed on relay 1").await;
-    assert_eq!(shared.entries(id), 1, "the commit never reached the backend");
+    assert_eq!(
+        shared.entries(id),
+        1,
+        "the commit never reached the backend"
+    );
     assert!(
         !r1.repo.store().contains(&id.to_string()).unwrap(),
         "the commit went to the instance's own store, beside its backend"

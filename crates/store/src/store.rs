@@ -274,7 +274,12 @@ impl Store {
     }
 
     /// A key for a new chunk that does not collide with a different chunk.
-    pub(crate) fn free_chunk_key(&self, id: &str, kind: ChunkKind, bytes: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn free_chunk_key(
+        &self,
+        id: &str,
+        kind: ChunkKind,
+        bytes: &[u8],
+    ) -> Result<Vec<u8>> {
         let mut attempt = 0;
         loop {
             let key = layout::chunk_key(id, kind, bytes, attempt);

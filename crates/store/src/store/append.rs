@@ -280,7 +280,9 @@ mod tests {
             put(&mut doc, &format!("k{i}"));
             let changes = doc.save_after(&stored);
             stored = doc.get_heads();
-            store.append("a", &changes, &stored, &meta("a", "A")).unwrap();
+            store
+                .append("a", &changes, &stored, &meta("a", "A"))
+                .unwrap();
             assert_eq!(store.recorded_heads("a").unwrap(), stored);
         }
     }
