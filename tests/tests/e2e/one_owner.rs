@@ -1,8 +1,8 @@
 //! Local and peer edits landing together on one document: the owner process
 //! (`gapmap ui`, connected to a relay) takes routed CLI commands and the
 //! board's page socket while another store's edits arrive through the
-//! relay. Afterwards the heads the store recorded are the document's heads
-//! and every note is there.
+//! relay. Afterwards every head of the document is among the heads the
+//! store recorded (and nothing recorded is missing), and every note is there.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -47,7 +47,7 @@ impl Owner {
     }
 
     /// Stops it as a user would (SIGTERM) and waits.
-    fn stop(mut self) {
+    fn stop(&mut self) {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -57,8 +57,16 @@ impl Owner {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Owner {
+    /// A test that failed half-way leaves no owner running.
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -88,7 +96,7 @@ fn page_op(
 }
 
 #[test]
-fn local_and_peer_edits_together_leave_the_recorded_heads_whole() {
+fn local_and_peer_edits_together_leave_every_head_recorded() {
     const EACH: usize = 12;
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(dir.path(), &["--open"]);
@@ -102,7 +110,7 @@ fn local_and_peer_edits_together_leave_the_recorded_heads_whole() {
     ana.ok(&["sync", &url]);
     assert_eq!(ben.ok(&["clone", &id, "--from", &url]), id);
 
-    let owner = Owner::start(&ana, &url, &id);
+    let mut owner = Owner::start(&ana, &url, &id);
     std::thread::scope(|s| {
         // Routed CLI commands.
         s.spawn(|| {
@@ -159,10 +167,21 @@ fn local_and_peer_edits_together_leave_the_recorded_heads_whole() {
         .iter()
         .map(ToString::to_string)
         .collect();
-    assert_eq!(
-        recorded, heads,
-        "the store recorded other heads than its document has"
+    // Every head of the document is recorded (an overwrite dropped one),
+    // and every recorded head is in the document (`load` checks that too).
+    // A recorded change the document built on may remain recorded beside
+    // the heads until the next compaction: harmless, as it is stored.
+    assert!(
+        heads.is_subset(&recorded),
+        "the store lost track of heads: recorded {recorded:?}, the document has {heads:?}"
     );
+    for hash in &recorded {
+        let hash: automerge::ChangeHash = hash.parse().unwrap();
+        assert!(
+            doc.get_change_meta_by_hash(&hash).is_some(),
+            "{hash} recorded, not stored"
+        );
+    }
     drop(store);
     // (After the heads are read: doctor may rewrite what it finds.)
     let doctor = ana.json(&["doctor"]);
