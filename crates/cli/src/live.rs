@@ -67,6 +67,11 @@ pub struct LiveDocs {
     /// Documents a peer changed since they were cached: the engine may have
     /// stored and unloaded them, so the cache must be refreshed from the store.
     stale: Arc<Mutex<Stale>>,
+    /// Local writers take turns: the owner socket's commands and the
+    /// board's pages write as the same actors, and two of them editing
+    /// copies of one document at once would make two changes with one
+    /// actor and sequence number (the document then refuses the second).
+    turn: Arc<Mutex<()>>,
 }
 
 /// Which cached copies are out of date.
@@ -104,7 +109,14 @@ impl LiveDocs {
             loaded_heads: Mutex::new(HashMap::new()),
             lent: Mutex::new(HashMap::new()),
             stale,
+            turn: Arc::new(Mutex::new(())),
         }
+    }
+
+    /// The turn every local reader and writer of these documents takes for
+    /// the length of its command (see the field).
+    pub fn turn(&self) -> Arc<Mutex<()>> {
+        self.turn.clone()
     }
 
     /// Whether the cached copy of `id` may lack a peer's changes; clears the mark.

@@ -605,7 +605,12 @@ where
             tokio::runtime::Handle::current(),
         ));
         let home = store.dir().to_path_buf();
-        let owner = tokio::spawn(owner::serve_owner(home, docs.clone(), stop.clone()));
+        let owner = tokio::spawn(owner::serve_owner(
+            home,
+            docs.clone(),
+            docs.turn(),
+            stop.clone(),
+        ));
         let result = tokio::select! {
             r = body(repo.clone(), docs, stop.clone()) => r,
             r = wait_for_signal() => r,

@@ -112,6 +112,7 @@ struct RequestRef<'a> {
 pub async fn serve_owner(
     home: PathBuf,
     docs: Arc<dyn Docs>,
+    turn: Arc<Mutex<()>>,
     shutdown: CancellationToken,
 ) -> Result<()> {
     let path = socket_path(&home);
@@ -123,8 +124,8 @@ pub async fn serve_owner(
     // others out, this is the second fence.
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("cannot make {} private", path.display()))?;
-    // Commands run one at a time, as they would from a shell.
-    let turn = Arc::new(Mutex::new(()));
+    // Commands run one at a time, as they would from a shell, and never
+    // beside a board page's change: `turn` is the documents' one turn.
     loop {
         let stream = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),

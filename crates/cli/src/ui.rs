@@ -61,9 +61,10 @@ pub struct Board {
     /// The name changes are recorded under until a page gives its own.
     author: String,
     presence: Presence,
-    /// Board changes run one at a time, so two pages never save the same
-    /// canvas from two copies at once.
-    writes: Mutex<()>,
+    /// The documents' one turn, shared with the owner socket's commands:
+    /// two writers (pages, routed commands) never edit copies of one
+    /// canvas at once.
+    turn: Arc<Mutex<()>>,
     /// Whether the board answers to any host name (`--public`).
     public: bool,
     /// The canvas `/` shows when `-c` was given (else the current one).
@@ -103,13 +104,14 @@ impl Board {
     /// A canvas as it is now. Blocking.
     fn load(&self, id: &DocId) -> Result<Canvas> {
         // A copy for the page; the loaded document goes back to the cache.
+        let _turn = self.turn.lock().unwrap_or_else(|e| e.into_inner());
         Ok(self.context(id, &self.author).load_id(*id)?.canvas.clone())
     }
 
     /// Carries out a page's change as `name`; returns what the page is told.
     /// Blocking.
     fn change(&self, id: &DocId, name: &str, op: &ops::Op) -> Result<Value> {
-        let _turn = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+        let _turn = self.turn.lock().unwrap_or_else(|e| e.into_inner());
         let ctx = self.context(id, name);
         let mut loaded = ctx.load_id(*id)?;
         let author = ctx.prepare_write(&mut loaded)?;
@@ -120,7 +122,7 @@ impl Board {
 
     /// A new canvas, made current. Blocking.
     fn create(&self, title: &str) -> Result<DocId> {
-        let _turn = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+        let _turn = self.turn.lock().unwrap_or_else(|e| e.into_inner());
         let title = title.trim();
         if title.is_empty() {
             bail!("the title is empty: name the canvas");
@@ -210,9 +212,9 @@ pub fn ui(ctx: &Context, args: UiArgs, json: bool, out: &mut dyn Write) -> Resul
         let board = Arc::new(Board {
             presence: Presence::new(repo.clone()),
             repo: repo.clone(),
+            turn: docs.turn(),
             docs,
             author,
-            writes: Mutex::new(()),
             public: args.public,
             home,
         });

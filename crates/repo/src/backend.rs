@@ -154,7 +154,7 @@ impl Backend for StoreBackend {
         let store = self.store.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                store.save_changes(
+                store.append(
                     &persist.document_id.to_string(),
                     &persist.changes,
                     &persist.heads,

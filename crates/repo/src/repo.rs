@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use automerge::{AutoCommit, Automerge, ChangeHash};
-use gapmap_proto::{Access, CloseReason, ConnId, Credential, DocumentId, Limits, Notice, PeerId};
+use gapmap_proto::{
+    Access, CloseReason, ConnId, Credential, DocumentId, Limits, Notice, PeerId, Persist,
+};
 use gapmap_store::{DocMeta, Store};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -374,7 +376,10 @@ impl Repo {
 
     /// Makes a local change durable and tells every peer: `doc` holds the
     /// document with the change, `since` the heads it had before (what the
-    /// peers may already know).
+    /// peers may already know). The change is persisted exactly as peers'
+    /// changes are, through the configured [`Backend`]'s `append` (so on a
+    /// shared backend it reaches the other instances too), and the engine
+    /// hears of it only once that returned.
     pub async fn commit(
         &self,
         id: DocumentId,
@@ -382,17 +387,28 @@ impl Repo {
         meta: &DocMeta,
         since: &[ChangeHash],
     ) -> Result<(), Error> {
-        let changes = doc.save_after(since);
-        let store = self.store.clone();
-        let (meta, mut owned) = (meta.clone(), std::mem::take(doc));
-        let owned = tokio::task::spawn_blocking(move || -> Result<AutoCommit, Error> {
-            store.save(&id.to_string(), &mut owned, &meta)?;
-            Ok(owned)
-        })
-        .await
-        .map_err(|_| Error::Stopped)??;
-        *doc = owned;
-        if !changes.is_empty() {
+        // Heads the document does not hold (a stale `since`) would hide
+        // nothing but could make `save_after` leave changes out.
+        let since: Vec<ChangeHash> = since
+            .iter()
+            .filter(|h| doc.get_change_meta_by_hash(h).is_some())
+            .copied()
+            .collect();
+        let changes = doc.save_after(&since);
+        let persist = Arc::new(Persist {
+            document_id: id,
+            changes,
+            heads: doc.get_heads(),
+        });
+        let meta = DocMeta {
+            id: id.to_string(),
+            ..meta.clone()
+        };
+        self.backend.append(persist.clone(), meta).await?;
+        if !persist.changes.is_empty() {
+            let changes = Arc::try_unwrap(persist)
+                .map(|p| p.changes)
+                .unwrap_or_else(|p| p.changes.clone());
             self.send(Command::LocalChange { id, changes })?;
         }
         Ok(())

@@ -214,3 +214,31 @@ async fn with_the_storage_down_writers_are_told_and_readers_served() {
     stop.cancel();
     let _ = watching.await;
 }
+
+/// A local commit on an instance with a shared backend is stored there (not
+/// only in the instance's own store, which keeps settings), and the other
+/// instances' peers get it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_commit_reaches_the_shared_backend_and_the_other_instances() {
+    let shared = Arc::new(Shared::default());
+    let (r1, _one) = relay("relay-1", 1, &shared).await;
+    let (_r2, two) = relay("relay-2", 2, &shared).await;
+    let id = DocumentId::from_bytes(rand::random());
+
+    write(&r1.repo, id, "title", "committed on relay 1").await;
+    assert_eq!(
+        shared.entries(id),
+        1,
+        "the commit never reached the backend"
+    );
+    assert!(
+        !r1.repo.store().contains(&id.to_string()).unwrap(),
+        "the commit went to the instance's own store, beside its backend"
+    );
+    let b = node("b", None);
+    b.repo.sync_with(&two, None, Some(vec![id])).await.unwrap();
+    assert_eq!(
+        read(&b.repo, id, "title").await.as_deref(),
+        Some("committed on relay 1")
+    );
+}

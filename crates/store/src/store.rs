@@ -13,7 +13,7 @@ use sled::{IVec, Transactional};
 
 use crate::error::{file_err, Result, StoreError};
 use crate::journal::{self, Appender, Kind};
-use crate::layout::{self, ChunkKind, DocKey, DocState, IndexEntry, JournalPos};
+use crate::layout::{self, ChunkKind, DocKey, DocState, JournalPos};
 use crate::owner::{not_writable_or, OwnerLock};
 use crate::private;
 use crate::{DocMeta, Durability, Options};
@@ -157,86 +157,14 @@ impl Store {
         self.read_doc(id)
     }
 
-    /// Persists what `doc` holds that the store lacks, updates the index
-    /// entry, and compacts when the chunks outgrow the snapshot. Returns only
-    /// once the change is durable: appended to the journal (and fsynced, with
-    /// [`Durability::PowerLoss`]) and flushed by sled.
-    ///
-    /// "What the store lacks" is computed from the heads the store recorded,
-    /// not from `doc`'s own save cursor, so it does not matter where `doc`
-    /// came from or whether it was saved elsewhere in between.
-    pub fn save(&self, id: &str, doc: &mut AutoCommit, meta: &DocMeta) -> Result<()> {
+    /// The heads the store recorded for document `id` (empty when it has
+    /// none): those of the union of every change appended.
+    pub fn recorded_heads(&self, id: &str) -> Result<Vec<ChangeHash>> {
         layout::validate_id(id)?;
-        self.note_origins(id, doc)?;
-        let mut w = self.write_lock();
-        let state = self.state(id)?;
-        let known: Vec<ChangeHash> = match &state {
-            Some(s) => parse_heads(&self.inner.dir, id, &s.heads)?,
-            None => Vec::new(),
-        };
-        let bytes = doc.save_after(&known);
-        let meta = DocMeta {
-            id: id.to_string(),
-            ..meta.clone()
-        };
-        // Stored changes `doc` has not seen stay heads of the union.
-        let not_in_doc: Vec<ChangeHash> = known
-            .into_iter()
-            .filter(|h| doc.document().get_change_meta_by_hash(h).is_none())
-            .collect();
-        let mut heads = doc.get_heads();
-        heads.extend(not_in_doc.iter().copied());
-        let meta_json = IndexEntry::json(&meta, &heads);
-        if bytes.is_empty()
-            && state.is_some()
-            && self.inner.index.get(id)?.as_deref() == Some(&meta_json[..])
-        {
-            return Ok(());
+        match self.state(id)? {
+            Some(s) => parse_heads(&self.inner.dir, id, &s.heads),
+            None => Ok(Vec::new()),
         }
-        let state = state.unwrap_or_default();
-        let chunk_total = state.chunk_bytes + bytes.len() as u64;
-        if !bytes.is_empty()
-            && chunk_total > state.snapshot_bytes.max(self.inner.opts.compact_min_bytes)
-        {
-            let mut full = if not_in_doc.is_empty() {
-                None
-            } else {
-                let mut stored = self.read_doc(id)?.unwrap_or_default();
-                stored.merge(doc)?;
-                Some(stored)
-            };
-            let full = full.as_mut().unwrap_or(doc);
-            // `save` keeps the changes held back for missing dependencies.
-            let snapshot = full.save();
-            let heads = full.get_heads();
-            let meta_json = IndexEntry::json(&meta, &heads);
-            return self.compact(&mut w, id, &snapshot, &heads, &meta_json);
-        }
-
-        let mut records = Vec::new();
-        if !bytes.is_empty() {
-            journal::encode(Kind::Chunk, &bytes, &mut records);
-        }
-        journal::encode(Kind::Meta, &meta_json, &mut records);
-        let (pos, pending_sync) = self.append_doc_journal(&mut w, id, &records)?;
-
-        let mut new_state = DocState {
-            heads: heads.iter().map(ToString::to_string).collect(),
-            journal: Some(pos),
-            ..state
-        };
-        let mut inserts = Vec::new();
-        if !bytes.is_empty() {
-            new_state.chunk_bytes = chunk_total;
-            new_state.chunks += 1;
-            inserts.push((
-                self.free_chunk_key(id, ChunkKind::Incremental, &bytes)?,
-                &bytes[..],
-            ));
-        }
-        self.write_doc(id, &[], &inserts, &new_state, &meta_json)?;
-        drop(w);
-        self.make_durable(pending_sync)
     }
 
     pub(crate) fn write_lock(&self) -> RwLockWriteGuard<'_, Writer> {
@@ -277,63 +205,6 @@ impl Store {
         }
     }
 
-    /// Persists `changes` of document `id` as they come from the sync engine
-    /// (anything `Automerge::load_incremental` accepts: changes, chunks or a
-    /// whole save), `heads` being the document's heads once they are applied.
-    /// Like [`Store::save`] it compacts when the chunks outgrow the snapshot
-    /// and returns only once the write is durable.
-    pub fn save_changes(
-        &self,
-        id: &str,
-        changes: &[u8],
-        heads: &[ChangeHash],
-        meta: &DocMeta,
-    ) -> Result<()> {
-        layout::validate_id(id)?;
-        let mut w = self.write_lock();
-        let state = self.state(id)?.unwrap_or_default();
-        let meta = DocMeta {
-            id: id.to_string(),
-            ..meta.clone()
-        };
-        let meta_json = IndexEntry::json(&meta, heads);
-        let chunk_total = state.chunk_bytes + changes.len() as u64;
-        if !changes.is_empty()
-            && chunk_total > state.snapshot_bytes.max(self.inner.opts.compact_min_bytes)
-        {
-            let mut full = self.read_doc(id)?.unwrap_or_default();
-            full.load_incremental(changes)
-                .map_err(|e| self.corrupt(format!("changes for document {id} do not load: {e}")))?;
-            let snapshot = full.save();
-            let heads = full.get_heads();
-            let meta_json = IndexEntry::json(&meta, &heads);
-            return self.compact(&mut w, id, &snapshot, &heads, &meta_json);
-        }
-        let mut records = Vec::new();
-        if !changes.is_empty() {
-            journal::encode(Kind::Chunk, changes, &mut records);
-        }
-        journal::encode(Kind::Meta, &meta_json, &mut records);
-        let (pos, pending_sync) = self.append_doc_journal(&mut w, id, &records)?;
-        let mut new_state = DocState {
-            heads: heads.iter().map(ToString::to_string).collect(),
-            journal: Some(pos),
-            ..state
-        };
-        let mut inserts = Vec::new();
-        if !changes.is_empty() {
-            new_state.chunk_bytes = chunk_total;
-            new_state.chunks += 1;
-            inserts.push((
-                self.free_chunk_key(id, ChunkKind::Incremental, changes)?,
-                changes,
-            ));
-        }
-        self.write_doc(id, &[], &inserts, &new_state, &meta_json)?;
-        drop(w);
-        self.make_durable(pending_sync)
-    }
-
     /// The end of a save, after the write lock is released: the journal's
     /// fdatasync (with [`Durability::PowerLoss`]), then sled's flush. Outside
     /// the lock, saves of different documents made at the same time share
@@ -343,7 +214,7 @@ impl Store {
     /// transaction and the journal's sync can leave sled ahead of the
     /// journal; opening the store then rolls forward from sled's copy plus
     /// the journal, losing nothing, and the save had not returned.
-    fn make_durable(&self, pending_sync: Option<PendingSync>) -> Result<()> {
+    pub(crate) fn make_durable(&self, pending_sync: Option<PendingSync>) -> Result<()> {
         if let Some(pending) = pending_sync {
             pending.sync()?;
         }
@@ -403,7 +274,12 @@ impl Store {
     }
 
     /// A key for a new chunk that does not collide with a different chunk.
-    fn free_chunk_key(&self, id: &str, kind: ChunkKind, bytes: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn free_chunk_key(
+        &self,
+        id: &str,
+        kind: ChunkKind,
+        bytes: &[u8],
+    ) -> Result<Vec<u8>> {
         let mut attempt = 0;
         loop {
             let key = layout::chunk_key(id, kind, bytes, attempt);
@@ -486,7 +362,7 @@ impl Store {
     }
 
     /// One sled transaction over `docs` and `index`, not yet flushed.
-    fn write_doc(
+    pub(crate) fn write_doc(
         &self,
         id: &str,
         removes: &[IVec],
@@ -515,7 +391,7 @@ impl Store {
 
     /// Appends to a document's journal, creating it from what sled holds when
     /// it does not exist yet.
-    fn append_doc_journal(
+    pub(crate) fn append_doc_journal(
         &self,
         w: &mut Writer,
         id: &str,
@@ -748,6 +624,8 @@ fn open_sled(dir: &Path, db_dir: &Path) -> Result<sled::Db> {
         }
     }
 }
+
+mod append;
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -15,6 +15,7 @@ mod first_run;
 mod import_fuzz;
 mod interop;
 mod netcut;
+mod one_owner;
 mod private;
 mod readme;
 mod relay;

@@ -455,7 +455,7 @@ fn a_document_without_changes_round_trips() {
 }
 
 #[test]
-fn save_changes_from_the_sync_engine() {
+fn append_changes_from_the_sync_engine() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_small(dir.path(), 256);
     let mut doc = AutoCommit::new();
@@ -465,7 +465,7 @@ fn save_changes_from_the_sync_engine() {
         let changes = doc.save_after(&saved_heads);
         saved_heads = doc.get_heads();
         store
-            .save_changes("a", &changes, &saved_heads, &meta("a", "A"))
+            .append("a", &changes, &saved_heads, &meta("a", "A"))
             .unwrap();
     }
     // Small compaction threshold: some saves compacted, and all is there.
