@@ -5,6 +5,9 @@
 //   node client.mjs create URL [TITLE]             create a canvas (DESIGN §3, strings
 //                                                  as JS Automerge 3 writes them: Text);
 //                                                  returns once the server holds it
+//   node client.mjs create-other URL              create a document that is not a canvas
+//                                                  (a to-do list); returns once the server
+//                                                  holds it
 //   node client.mjs find URL DOCURL [--until TEXT] print the document; with --until,
 //                                                  print {"ready"} first, then wait for a
 //                                                  note whose text contains TEXT
@@ -30,7 +33,7 @@ const timeoutMs = Number(process.env.GAPMAP_JS_TIMEOUT_MS ?? 20000)
 const timer = setTimeout(() => fail(3, `timed out after ${timeoutMs} ms`), timeoutMs)
 timer.unref()
 
-const usage = "usage: node client.mjs create|find|add|splice|ephemeral-listen|ephemeral-send URL [DOCURL] [ARGS…]"
+const usage = "usage: node client.mjs create|create-other|find|add|splice|ephemeral-listen|ephemeral-send URL [DOCURL] [ARGS…]"
 const [cmd, url, docArg, ...rest] = process.argv.slice(2)
 const out = value => console.log(JSON.stringify(value))
 const sleep = ms => new Promise(r => setTimeout(r, ms))
@@ -113,7 +116,7 @@ async function find(repo, docUrl) {
 }
 
 const docUrl = docArg === "random" ? generateAutomergeUrl() : docArg
-if (!cmd || !url || (cmd !== "create" && !docUrl)) fail(2, usage)
+if (!cmd || !url || (!cmd.startsWith("create") && !docUrl)) fail(2, usage)
 
 switch (cmd) {
   case "create": {
@@ -138,6 +141,14 @@ switch (cmd) {
     })
     const heads = await untilServerHas(handle.url, handle.doc())
     out({ url: handle.url, id: handle.documentId, notes: { [a]: "now", [b]: "to-be" }, heads })
+    break
+  }
+
+  case "create-other": {
+    const repo = await connect("create-other")
+    const handle = repo.create({ title: "groceries", items: ["milk", "bread"] })
+    const heads = await untilServerHas(handle.url, handle.doc())
+    out({ url: handle.url, id: handle.documentId, heads })
     break
   }
 

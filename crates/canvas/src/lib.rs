@@ -83,7 +83,7 @@ pub use canvas::{
     RATING_RANGE, SURVEY_MAX_BYTES, SURVEY_MAX_ROWS,
 };
 pub use coverage::{Coverage, GapItem, LinkKind};
-pub use describe::describe;
+pub use describe::{describe, is_canvas};
 pub use diff::{diff, CanvasDiff};
 pub use doc_id::DocId;
 pub use error::{CanvasError, Result};

@@ -64,11 +64,12 @@ pub fn run(cli: Cli, store: Arc<dyn Docs>, term: Term, out: &mut dyn Write) -> R
         Command::List => list(&ctx, json, out),
         Command::Use { id } => {
             let id = ctx.resolve_canvas(&id)?;
+            // Loaded first: a document that is not a canvas is never made current.
+            let title = ctx.load_id(id)?.canvas.title();
             ctx.store.set_setting(CURRENT_KEY, &id.to_string())?;
             if json {
                 writeln!(out, "{}", json!({ "id": id.to_string(), "url": id.url() }))?;
             } else {
-                let title = ctx.load_id(id)?.canvas.title();
                 writeln!(out, "now on {id}  {title}")?;
             }
             Ok(())
@@ -353,7 +354,7 @@ fn new(ctx: &Context, title: &str, json: bool, out: &mut dyn Write) -> Result<()
 }
 
 fn list(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
-    let mut metas = ctx.store.list()?;
+    let (mut metas, others) = ctx.store.canvases()?;
     crate::doctor::fresh_counts(ctx, &mut metas)?;
     metas.sort_by(|a, b| b.updated_ms.cmp(&a.updated_ms).then(a.id.cmp(&b.id)));
     let current = ctx.store.setting(CURRENT_KEY)?;
@@ -376,6 +377,13 @@ fn list(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
         };
         let notes = if m.notes == 1 { "note " } else { "notes" };
         writeln!(out, "{mark} {}  {:>4} {notes}  {}", m.id, m.notes, m.title)?;
+    }
+    if others > 0 {
+        writeln!(
+            out,
+            "and {} (not canvases: pushed by peers, kept for them)",
+            crate::words::plural(others, "other document", "other documents")
+        )?;
     }
     Ok(())
 }

@@ -37,6 +37,35 @@ pub trait Docs: Send + Sync {
     fn store(&self) -> Store;
     /// The running engine, when commands run inside the store's owner.
     fn repo(&self) -> Option<(gapmap_repo::Repo, tokio::runtime::Handle)>;
+    /// Index entries of the canvases, and how many other documents the
+    /// store holds (a peer may push any Automerge document: `serve` keeps it,
+    /// as a repo peer should, but it is not a canvas). A canvas's title is
+    /// never empty, so only entries without one are loaded to tell; one that
+    /// lost its first changes to damage still counts as a canvas, for
+    /// `doctor` to name.
+    fn canvases(&self) -> Result<(Vec<DocMeta>, usize)> {
+        let mut canvases = Vec::new();
+        let mut others = 0;
+        for meta in self.list()? {
+            let canvas = !meta.title.is_empty()
+                || match self.load(&meta.id) {
+                    Ok(Some(mut doc)) => {
+                        let is =
+                            gapmap_canvas::is_canvas(&doc) || !doc.get_missing_deps(&[]).is_empty();
+                        self.release(&meta.id, doc);
+                        is
+                    }
+                    Ok(None) => false,
+                    Err(_) => true,
+                };
+            if canvas {
+                canvases.push(meta);
+            } else {
+                others += 1;
+            }
+        }
+        Ok((canvases, others))
+    }
     /// Takes back a document [`Docs::load`] gave out, once the command is
     /// done with it (a process that keeps documents loaded reuses it).
     fn release(&self, id: &str, doc: AutoCommit) {
@@ -225,9 +254,11 @@ impl Context {
         if bare.len() < 4 {
             bail!("canvas id \"{arg}\" is too short: give at least 4 characters of the id");
         }
+        // Only canvases: a document a peer pushed never makes a prefix ambiguous.
         let matches: Vec<DocMeta> = self
             .store
-            .list()?
+            .canvases()?
+            .0
             .into_iter()
             .filter(|m| m.id.starts_with(bare))
             .collect();
@@ -261,6 +292,9 @@ impl Context {
             Ok(canvas) => canvas,
             Err(_) if holds_back => bail!(
                 "canvas {id} lost its first changes to damage and does not load; see gapmap doctor, and sync with a remote that has it"
+            ),
+            Err(gapmap_canvas::CanvasError::NotACanvas(_)) => bail!(
+                "document {id} is not a canvas (a peer pushed it; `gapmap list` names the canvases)"
             ),
             Err(e) => return Err(e).with_context(|| format!("canvas {id}")),
         };

@@ -707,10 +707,40 @@ fn js_clients_use_gapmap_serve_as_a_peer() {
     );
     assert_eq!(got.json().pop().unwrap()["message"]["name"], "ana");
 
+    // A document that is not a canvas, pushed by a peer: kept, counted
+    // apart by `list`, and never in the way of a canvas command.
+    let other = js(&["create-other", &serve_url]);
+    let other_id = other["id"].as_str().unwrap().to_string();
+
     let done = serve.terminate();
     assert_eq!(
         done.code, 0,
         "gapmap serve did not stop cleanly:\n{}",
+        done.stderr
+    );
+    let listed = ana.json(&["list"]);
+    let rows = listed.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "list --json names canvases only: {listed}");
+    assert_eq!(rows[0]["title"], "Served by gapmap");
+    let text = gapmap_ok(&ana, &["list"]);
+    assert!(
+        text.contains("and 1 other document (not canvases"),
+        "list does not count the other document apart:\n{text}"
+    );
+    assert!(!text.contains(&other_id), "{text}");
+    let done = gapmap(&ana, &["use", &other_id]);
+    assert_ne!(done.code, 0, "use of a document that is not a canvas");
+    assert!(
+        done.stderr.contains("is not a canvas"),
+        "unclear error: {}",
+        done.stderr
+    );
+    assert_eq!(texts(&ana.show(), "now"), ["Owner re-types invoices"]);
+    let prefix = &other_id[..4];
+    let done = gapmap(&ana, &["show", "--canvas", prefix]);
+    assert!(
+        !done.stderr.contains("ambiguous"),
+        "the other document made a prefix ambiguous: {}",
         done.stderr
     );
 }

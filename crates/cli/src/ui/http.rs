@@ -134,13 +134,13 @@ async fn home(State(board): State<Arc<Board>>) -> Response<Body> {
 async fn list(State(board): State<Arc<Board>>) -> Response<Body> {
     let b = board.clone();
     let listed = blocking(move || {
-        let mut metas = b.docs.list().unwrap_or_default();
+        let (mut metas, others) = b.docs.canvases().unwrap_or_default();
         metas.sort_by(|a, c| c.updated_ms.cmp(&a.updated_ms).then(a.id.cmp(&c.id)));
-        (metas, b.current())
+        (metas, others, b.current())
     })
     .await;
-    let (metas, current) = listed.unwrap_or_default();
-    pages::list(&metas, current.as_ref())
+    let (metas, others, current) = listed.unwrap_or_default();
+    pages::list(&metas, others, current.as_ref())
 }
 
 /// `POST /canvases` with a form field `title`: a new canvas.

@@ -58,8 +58,9 @@ pub fn board(id: &DocId, title: &str) -> Response<Body> {
     html(StatusCode::OK, body)
 }
 
-/// Every canvas in the store, newest first, and a form for a new one.
-pub fn list(metas: &[DocMeta], current: Option<&DocId>) -> Response<Body> {
+/// Every canvas in the store, newest first, how many other documents it
+/// holds, and a form for a new one.
+pub fn list(metas: &[DocMeta], others: usize, current: Option<&DocId>) -> Response<Body> {
     let mut rows = String::new();
     for m in metas {
         let mark = if current.is_some_and(|c| c.to_string() == m.id) {
@@ -90,8 +91,16 @@ pub fn list(metas: &[DocMeta], current: Option<&DocId>) -> Response<Body> {
     if rows.is_empty() {
         rows.push_str("<li class=\"empty\">No canvases yet.</li>");
     }
+    let others = if others > 0 {
+        format!(
+            "<p class=\"others\">and {} (not canvases: pushed by peers, kept for them)</p>",
+            crate::words::plural(others, "other document", "other documents")
+        )
+    } else {
+        String::new()
+    };
     let main = format!(
-        "<h1>Canvases</h1><ul class=\"canvas-list\" aria-label=\"Canvases in this store\">{rows}</ul>\
+        "<h1>Canvases</h1><ul class=\"canvas-list\" aria-label=\"Canvases in this store\">{rows}</ul>{others}\
          <form method=\"post\" action=\"/canvases\" class=\"new-canvas\">\
          <label>New canvas <input name=\"title\" required maxlength=\"200\" placeholder=\"Freelance designers getting paid\"></label>\
          <button type=\"submit\">Create</button></form>"
