@@ -25,6 +25,8 @@ const ASSETS: &[(&str, &str)] = &[
     ("icon.svg", include_str!("assets/icon.svg")),
     ("js/dom.js", include_str!("assets/js/dom.js")),
     ("js/editor.js", include_str!("assets/js/editor.js")),
+    ("js/evidence.js", include_str!("assets/js/evidence.js")),
+    ("js/interviews.js", include_str!("assets/js/interviews.js")),
     ("js/keys.js", include_str!("assets/js/keys.js")),
     ("js/live.js", include_str!("assets/js/live.js")),
     ("js/move.js", include_str!("assets/js/move.js")),

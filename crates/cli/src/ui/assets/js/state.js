@@ -20,6 +20,8 @@ export const app = {
   snapshot: null,
   historyPoint: null,
   thread: null,
+  evidence: null, // the note whose evidence is open
+  interview: null, // the open interview's id
   lastOwnChange: 0,
   arrivedAt: 0, // when the last message came: update() writes how long it took to show (body[data-update-ms])
 };

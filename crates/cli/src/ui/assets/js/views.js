@@ -6,6 +6,7 @@ import { app, hooks, sectionInfo } from './state.js';
 import { send, act } from './socket.js';
 import { VIEWS, NOTE_VIEWS } from './words.js';
 import { createSection, fill } from './notes.js';
+import { interviewsView, updateInterviews } from './interviews.js';
 
 /** The laid-out view: its sections (id -> { el, list, count }) and its notes (id -> { el, sig }). */
 let laid = null;
@@ -176,6 +177,7 @@ export function render() {
     main.replaceChildren(...[top, root].filter(Boolean));
   } else {
     laid = null;
+    if (app.view === 'interviews') main.replaceChildren(interviewsView());
   }
   update();
 }
@@ -204,6 +206,8 @@ export function update() {
       active.focus({ preventScroll: true });
       if (text && caret !== null) hooks.setCaret(text, caret);
     }
+  } else if (app.view === 'interviews') {
+    updateInterviews();
   } else if (!NOTE_VIEWS.has(app.view)) {
     const active = document.activeElement;
     // Keep a field of the job view that has the focus as it is.
@@ -218,6 +222,7 @@ export function update() {
   }
   hooks.decorate();
   hooks.thread();
+  hooks.evidence();
   updates += 1;
   document.body.dataset.renders = String(updates);
   document.body.dataset.updateMs = (performance.now() - app.arrivedAt).toFixed(1);
