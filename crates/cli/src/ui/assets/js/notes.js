@@ -115,8 +115,11 @@ export function updateNote(el, n, readOnly) {
   ev.hidden = !supports && !contradicts;
   const people = (n.evidence && n.evidence.interviewees.length) || 0;
   ev.dataset.interviewees = String(people);
-  ev.replaceChildren(`+${supports} −${contradicts}`, h('span', { class: 'visually-hidden' },
-    ` evidence: ${supports} supporting, ${contradicts} contradicting, from ${people} ${people === 1 ? 'person' : 'people'}`));
+  // The CLI's words (`+2 −1 · 2 interviewees`), spelt out for a screen reader.
+  ev.replaceChildren(h('span', { class: 'visually-hidden' }, 'Evidence: '),
+    `+${supports} −${contradicts} · ${people} ${people === 1 ? 'interviewee' : 'interviewees'}`,
+    h('span', { class: 'visually-hidden' }, ` (${supports} supporting, ${contradicts} contradicting)`));
+  ev.title = 'Open the findings behind this note';
   const tags = el.querySelector('.note-tags');
   tags.replaceChildren(...n.tags.map((t) => h('span', { class: 'tag', 'data-tag': t }, `#${t}`)));
   const conflicts = el.querySelector('.note-conflicts');
