@@ -213,7 +213,7 @@ async function single() {
 
   // Tabs are tabs: role, selection, names.
   const tabs = await page.locator("[role=tab]").evaluateAll((ts) => ts.map((t) => [t.textContent.trim(), t.getAttribute("aria-selected")]))
-  check(tabs.length === 9 && tabs.filter(([, s]) => s === "true").length === 1 && tabs[0][1] === "true" && tabs.every(([n]) => n), `tabs: ${JSON.stringify(tabs)}`)
+  check(tabs.length === 10 && tabs.filter(([, s]) => s === "true").length === 1 && tabs[0][1] === "true" && tabs.every(([n]) => n), `tabs: ${JSON.stringify(tabs)}`)
 
   // Move to…, with the keyboard: a button on the note, listing sections by name.
   const moving = page.locator("[data-section='now'] [data-note-id]").first()
@@ -563,6 +563,19 @@ async function research() {
   await checkpoint("cli-finding", { interview, note: contradicted })
   timings.cli_badge_ms = await within(LIVE_MS, badge(page, contradicted, "[data-supports='1'][data-contradicts='1']"), "the CLI's finding on the badge")
   await checkpoint("badges", { badges: await badges(page) })
+
+  // The review (two interviewees now support the first note: the CLI added
+  // one) suggests validating it; applying the suggestion marks it.
+  await page.getByRole("tab", { name: "Review" }).click()
+  const suggestion = page.locator(`[data-review-note="${supported}"][data-suggestion="validate"]`)
+  await suggestion.waitFor()
+  check((await suggestion.locator(".review-findings li").count()) === 2, "the review shows the two findings behind the suggestion")
+  const rows = await page.locator("[data-review-note]").evaluateAll((rs) => rs.map((r) => [r.dataset.reviewNote, r.dataset.suggestion]))
+  await checkpoint("review", { rows })
+  await axe(page, "review")
+  await suggestion.getByRole("button", { name: "Mark validated" }).click()
+  await page.locator(`[data-review-note="${supported}"]`).waitFor({ state: "detached" })
+  await checkpoint("applied", { note: supported, status: "validated" })
   await browser.close()
 }
 

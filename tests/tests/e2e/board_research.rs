@@ -2,9 +2,10 @@
 //! `research`): an interview made, noted and turned into evidence in the
 //! browser alone, checked with `gapmap --json interview show` and
 //! `gapmap --json evidence`; the badges on the page agree with the CLI's
-//! figures, and a finding added with the CLI reaches the open page.
+//! figures, a finding added with the CLI reaches the open page, and the
+//! review's suggestions are the CLI's and applied from the page.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::board::{expect, only_local, ready, Board, Script};
 use crate::util::Store;
@@ -104,6 +105,16 @@ fn a_research_round_on_the_board_alone_shows_as_evidence_on_the_cli() {
             )
         }
         "cli-finding" => {
+            // A second interviewee backs the first note up: the review can decide.
+            let tom = ana.ok(&["interview", "new", "--with", "Tom Berg"]);
+            ana.ok(&[
+                "finding",
+                "add",
+                &tom,
+                "I chase on Fridays too",
+                "--supports",
+                &supported,
+            ]);
             ana.ok(&[
                 "finding",
                 "add",
@@ -114,11 +125,36 @@ fn a_research_round_on_the_board_alone_shows_as_evidence_on_the_cli() {
             ]);
             Ok(())
         }
+        "review" => {
+            let cli: Vec<Value> = ana
+                .json(&["review"])
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| json!([r["id"], r["suggestion"]]))
+                .collect();
+            expect(step["rows"].as_array() == Some(&cli), || {
+                format!(
+                    "the page's review {} is not the CLI's {cli:?}",
+                    step["rows"]
+                )
+            })
+        }
+        "applied" => {
+            let shown = ana.json(&["show"]);
+            let status = shown["sections"]["now"]
+                .as_array()
+                .and_then(|ns| ns.iter().find(|n| n["id"] == supported))
+                .map(|n| n["status"].clone());
+            expect(status == Some(json!("validated")), || {
+                format!("{supported} is {status:?} after applying the suggestion")
+            })
+        }
         other => Err(format!("unknown checkpoint {other}")),
     });
     assert_eq!(
         done["audited"].as_array().map(Vec::len),
-        Some(3),
+        Some(4),
         "axe-core ran on every research view: {done}"
     );
     only_local(&done["requests"], &[&board.url]);

@@ -31,6 +31,7 @@ const ASSETS: &[(&str, &str)] = &[
     ("js/live.js", include_str!("assets/js/live.js")),
     ("js/move.js", include_str!("assets/js/move.js")),
     ("js/notes.js", include_str!("assets/js/notes.js")),
+    ("js/review.js", include_str!("assets/js/review.js")),
     ("js/socket.js", include_str!("assets/js/socket.js")),
     ("js/state.js", include_str!("assets/js/state.js")),
     ("js/thread.js", include_str!("assets/js/thread.js")),

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use anyhow::{bail, Result};
-use gapmap_canvas::{Canvas, EvidenceFilter, NewFinding, NoteEvidence, Scope};
+use gapmap_canvas::{Canvas, EvidenceFilter, NewFinding, NoteEvidence, Scope, Suggestion};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -135,6 +135,22 @@ pub fn badge(evidence: Option<&NoteEvidence>) -> Value {
             "findings": e.findings,
         }),
     }
+}
+
+/// What the review suggests for each note it has something to say about
+/// (settled notes left out), as `gapmap review --json` gives each, with the
+/// status its one action applies (`apply`, null when it suggests none).
+pub fn review(canvas: &Canvas) -> Value {
+    canvas
+        .review(crate::research::REVIEW_MIN)
+        .iter()
+        .filter(|i| i.suggestion != Suggestion::Settled)
+        .map(|i| {
+            let mut row = crate::research::review_json(i);
+            row["apply"] = json!(crate::research::suggested_status(i));
+            row
+        })
+        .collect()
 }
 
 /// The interviews not in the trash, as `gapmap interview show --json`

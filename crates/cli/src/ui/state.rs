@@ -52,6 +52,7 @@ pub fn board(canvas: &Canvas, id: &DocId) -> Json {
         "members": members,
         "notes": notes,
         "interviews": research::interviews(canvas),
+        "review": research::review(canvas),
     })
 }
 

@@ -8,6 +8,7 @@
 //   js/keys.js    the keyboard              js/thread.js  comments
 //   js/live.js    announcing remote changes js/words.js   the method's words
 //   js/evidence.js a note's evidence         js/interviews.js  interviews, findings
+//   js/review.js  the review's suggestions
 import { h, $, $$, setCaret } from './js/dom.js';
 import { app, hooks } from './js/state.js';
 import { connect, send } from './js/socket.js';

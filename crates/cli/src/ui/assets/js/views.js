@@ -7,6 +7,7 @@ import { send, act } from './socket.js';
 import { VIEWS, NOTE_VIEWS } from './words.js';
 import { createSection, fill } from './notes.js';
 import { interviewsView, updateInterviews } from './interviews.js';
+import { reviewView } from './review.js';
 
 /** The laid-out view: its sections (id -> { el, list, count }) and its notes (id -> { el, sig }). */
 let laid = null;
@@ -213,7 +214,7 @@ export function update() {
     // Keep a field of the job view that has the focus as it is.
     if (!(app.view === 'job' && active && main.contains(active) && (active.tagName === 'TEXTAREA' || active.tagName === 'INPUT'))) {
       const focusedRestore = active && main.contains(active) && active.classList.contains('restore');
-      main.replaceChildren(app.view === 'job' ? jobView(app.board) : app.view === 'trash' ? trashView(app.board) : historyView());
+      main.replaceChildren(app.view === 'job' ? jobView(app.board) : app.view === 'trash' ? trashView(app.board) : app.view === 'review' ? reviewView(app.board) : historyView());
       if (focusedRestore) { const next = $('.restore', main) || $('#tab-trash'); if (next) next.focus(); }
     }
   } else {
