@@ -1,7 +1,8 @@
 // The research screenshots in docs/ (docs/research-board.png,
-// docs/research-evidence.png), taken from a running board in Debian's
-// Chromium: the Interviews view with an interview open and a finding being
-// made from a transcript line, and the canvas with a note's evidence open.
+// docs/research-evidence.png, docs/research-review.png), taken from a running
+// board in Debian's Chromium: the Interviews view with an interview open and a
+// finding being made from a transcript line, the canvas with a note's
+// evidence open, and the Review view.
 //
 //   node shoot-research.mjs BOARD_URL OUT_DIR INTERVIEWEE NOTE
 import { chromium } from "playwright-core"
@@ -22,4 +23,8 @@ await page.locator(`[data-note-id="${noteId}"] [data-evidence]`).click()
 await page.locator("#evidence .finding").first().waitFor()
 await page.mouse.move(700, 880)
 await page.screenshot({ path: `${dir}/research-evidence.png` })
+await page.keyboard.press("Escape")
+await page.getByRole("tab", { name: "Review" }).click()
+await page.locator("[data-review-note]").first().waitFor()
+await page.screenshot({ path: `${dir}/research-review.png` })
 await browser.close()
