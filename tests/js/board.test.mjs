@@ -576,6 +576,16 @@ async function research() {
   await suggestion.getByRole("button", { name: "Mark validated" }).click()
   await page.locator(`[data-review-note="${supported}"]`).waitFor({ state: "detached" })
   await checkpoint("applied", { note: supported, status: "validated" })
+
+  // Round 2 starts on the board, focused on the constraints.
+  await page.getByRole("tab", { name: "History" }).click()
+  await page.getByLabel("Round label").fill("Round 2")
+  await page.locator(".round-form summary").click()
+  await page.locator(".round-form").getByLabel("Constraints").check()
+  await page.getByRole("button", { name: "Start round" }).click()
+  await page.locator(".rounds [data-round]", { hasText: "Round 2" }).waitFor()
+  await axe(page, "history with the round form")
+  await checkpoint("round", { label: "Round 2", focus: ["constraint"] })
   await browser.close()
 }
 

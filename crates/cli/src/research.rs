@@ -834,7 +834,7 @@ pub fn round(ctx: &Context, cmd: RoundCommand, json: bool, out: &mut dyn Write) 
     }
 }
 
-fn round_json(r: &gapmap_canvas::Round) -> Value {
+pub(crate) fn round_json(r: &gapmap_canvas::Round) -> Value {
     json!({
         "id": r.id.as_str(),
         "label": r.label,

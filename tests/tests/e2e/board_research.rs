@@ -3,7 +3,8 @@
 //! browser alone, checked with `gapmap --json interview show` and
 //! `gapmap --json evidence`; the badges on the page agree with the CLI's
 //! figures, a finding added with the CLI reaches the open page, and the
-//! review's suggestions are the CLI's and applied from the page.
+//! review's suggestions are the CLI's and applied from the page, and a round
+//! started on the page is the CLI's `round list`.
 
 use serde_json::{json, Value};
 
@@ -150,11 +151,20 @@ fn a_research_round_on_the_board_alone_shows_as_evidence_on_the_cli() {
                 format!("{supported} is {status:?} after applying the suggestion")
             })
         }
+        "round" => {
+            let rounds = ana.json(&["round", "list"]);
+            let round = rounds
+                .as_array()
+                .and_then(|rs| rs.iter().find(|r| r["label"] == step["label"]));
+            expect(round.is_some_and(|r| r["focus"] == step["focus"]), || {
+                format!("round list: {rounds}")
+            })
+        }
         other => Err(format!("unknown checkpoint {other}")),
     });
     assert_eq!(
         done["audited"].as_array().map(Vec::len),
-        Some(4),
+        Some(5),
         "axe-core ran on every research view: {done}"
     );
     only_local(&done["requests"], &[&board.url]);

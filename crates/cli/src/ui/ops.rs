@@ -116,6 +116,7 @@ pub enum Op {
     InterviewNew(research::NewInterview),
     InterviewNote(research::TranscriptLine),
     FindingAdd(research::FindingAdd),
+    RoundStart(research::RoundStart),
 }
 
 /// A message from a page: its `ref` (echoed in the answer) and the op.
@@ -317,6 +318,7 @@ pub fn apply(canvas: &mut Canvas, op: &Op, author: &str, now: i64) -> Result<Val
         Op::InterviewNew(o) => research::new_interview(canvas, o, author, now),
         Op::InterviewNote(o) => research::transcript_line(canvas, o, author, now),
         Op::FindingAdd(o) => research::add_finding(canvas, o, author, now),
+        Op::RoundStart(o) => research::start_round(canvas, o, author, now),
         Op::Hello { .. } | Op::Presence { .. } | Op::History | Op::At { .. } => {
             bail!("internal: not a change")
         }

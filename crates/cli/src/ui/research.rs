@@ -29,6 +29,15 @@ pub struct NewInterview {
     date: Option<String>,
 }
 
+/// `{"op":"round-start", "label": …, "focus": [section…]}`: a new round.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoundStart {
+    label: String,
+    #[serde(default)]
+    focus: Vec<String>,
+}
+
 /// `{"op":"interview-note", "interview": …, "text": …}`: a transcript line.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +121,26 @@ pub fn add_finding(c: &mut Canvas, op: &FindingAdd, author: &str, now: i64) -> R
     };
     let (id, _) = c.record_finding(&interview, &finding, author, now)?;
     Ok(json!({ "finding": id.as_str() }))
+}
+
+/// Carries out `round-start`, as `gapmap round start LABEL --focus S…`;
+/// the page is told the round as `round list --json` gives it.
+pub fn start_round(c: &mut Canvas, op: &RoundStart, author: &str, now: i64) -> Result<Value> {
+    bounded(&op.label, MAX_SHORT, "the round's label")?;
+    if op.focus.len() > MAX_LINKS {
+        bail!("a round focuses on at most {MAX_LINKS} sections");
+    }
+    let focus = op
+        .focus
+        .iter()
+        .map(|s| {
+            bounded(s, MAX_SHORT, "a section")?;
+            crate::words::section(s)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let id = c.start_round(&op.label, &focus, author, now)?;
+    let round = c.rounds().into_iter().find(|r| r.id == id);
+    Ok(round.map_or(Value::Null, |r| crate::research::round_json(&r)))
 }
 
 /// The evidence on every live note, by note id, as `gapmap evidence --json`
@@ -249,9 +278,24 @@ mod tests {
             format!(
                 r#"{{"op":"finding-add","interview":"{id}","quote":"q","supports":["{a}"],"contradicts":["{a}"]}}"#
             ),
+            r#"{"op":"round-start","label":"r2","focus":["nowhere"]}"#.to_string(),
+            r#"{"op":"round-start","label":"now"}"#.to_string(),
         ] {
             assert!(run(&mut c, &bad).is_err(), "{bad}");
         }
         assert_eq!(c.doc_mut().get_heads(), heads);
+        let round = run(
+            &mut c,
+            r#"{"op":"round-start","label":"r2","focus":["constraint"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (round["label"].as_str(), round["focus"][0].as_str()),
+            (Some("r2"), Some("constraint"))
+        );
+        assert!(
+            run(&mut c, r#"{"op":"round-start","label":"r2"}"#).is_err(),
+            "labels are unique"
+        );
     }
 }
