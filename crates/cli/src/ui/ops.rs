@@ -117,6 +117,9 @@ pub enum Op {
     InterviewNote(research::TranscriptLine),
     FindingAdd(research::FindingAdd),
     RoundStart(research::RoundStart),
+    /// The review's suggestions (asked for by the Review view only: they
+    /// cost a pass over every note).
+    Review,
 }
 
 /// A message from a page: its `ref` (echoed in the answer) and the op.
@@ -319,7 +322,7 @@ pub fn apply(canvas: &mut Canvas, op: &Op, author: &str, now: i64) -> Result<Val
         Op::InterviewNote(o) => research::transcript_line(canvas, o, author, now),
         Op::FindingAdd(o) => research::add_finding(canvas, o, author, now),
         Op::RoundStart(o) => research::start_round(canvas, o, author, now),
-        Op::Hello { .. } | Op::Presence { .. } | Op::History | Op::At { .. } => {
+        Op::Hello { .. } | Op::Presence { .. } | Op::History | Op::At { .. } | Op::Review => {
             bail!("internal: not a change")
         }
     }

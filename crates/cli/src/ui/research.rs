@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use anyhow::{bail, Result};
-use gapmap_canvas::{Canvas, EvidenceFilter, NewFinding, NoteEvidence, Scope, Suggestion};
+use gapmap_canvas::{Canvas, EvidenceFilter, NewFinding, Note, NoteEvidence, Scope, Suggestion};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -143,11 +143,12 @@ pub fn start_round(c: &mut Canvas, op: &RoundStart, author: &str, now: i64) -> R
     Ok(round.map_or(Value::Null, |r| crate::research::round_json(&r)))
 }
 
-/// The evidence on every live note, by note id, as `gapmap evidence --json`
+/// The evidence on every live note of `notes` (all the canvas's, as
+/// [`Canvas::notes`] reads them), by note id, as `gapmap evidence --json`
 /// gives it.
-pub fn evidence(canvas: &Canvas) -> HashMap<String, NoteEvidence> {
+pub fn evidence(canvas: &Canvas, notes: &[Note]) -> HashMap<String, NoteEvidence> {
     canvas
-        .evidence_report(EvidenceFilter::All, &Scope::all())
+        .evidence_report_of(notes.to_vec(), EvidenceFilter::All, &Scope::all())
         .into_iter()
         .map(|e| (e.note.to_string(), e))
         .collect()
@@ -233,7 +234,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let ev = evidence(&c);
+        let ev = evidence(&c, &c.notes());
         let badge_a = badge(ev.get(a.as_str()));
         assert_eq!(
             (

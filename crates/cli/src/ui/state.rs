@@ -30,9 +30,9 @@ pub fn sections() -> Json {
 
 /// The whole board for the page.
 pub fn board(canvas: &Canvas, id: &DocId) -> Json {
-    let evidence = research::evidence(canvas);
-    let notes: Vec<Json> = canvas
-        .notes()
+    let all = canvas.notes();
+    let evidence = research::evidence(canvas, &all);
+    let notes: Vec<Json> = all
         .iter()
         .map(|n| note(canvas, n, research::badge(evidence.get(n.id.as_str()))))
         .collect();
@@ -52,7 +52,6 @@ pub fn board(canvas: &Canvas, id: &DocId) -> Json {
         "members": members,
         "notes": notes,
         "interviews": research::interviews(canvas),
-        "review": research::review(canvas),
     })
 }
 

@@ -79,8 +79,13 @@ function receive(msg) {
       app.board = msg.board;
       app.byId = new Map(msg.board.notes.map((n) => [n.id, n]));
       if (first) render(); else update();
+      if (app.view === 'review') send('review').catch(() => {});
       break;
     }
+    case 'review':
+      app.review = msg.review;
+      if (app.view === 'review') update();
+      break;
     case 'presence':
       app.people = msg.people.filter((p) => p.id !== app.session);
       renderPeople();
@@ -109,6 +114,10 @@ function setView(view) {
     b.classList.toggle('active', on);
     b.setAttribute('aria-selected', String(on));
     b.tabIndex = on ? 0 : -1;
+  }
+  if (view === 'review') {
+    app.review = null;
+    send('review').catch(() => {});
   }
   if (view === 'history') {
     app.snapshot = null;

@@ -10,8 +10,9 @@ const WORDS = {
   validate: 'Validate', invalidate: 'Invalidate', reconsider: 'Reconsider', mixed: 'Mixed evidence', thin: 'Thin evidence', 'no-evidence': 'No evidence',
 };
 
-export function reviewView(board) {
-  const rows = board.review || [];
+export function reviewView() {
+  if (!app.review) return h('div', { class: 'review-view' }, h('h2', {}, 'Review'), h('p', { class: 'loading' }, 'Weighing the evidence…'));
+  const rows = app.review;
   const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.apply : null;
   const view = h('div', { class: 'review-view' },
     h('h2', {}, 'Review'),

@@ -239,7 +239,7 @@ export function update() {
     const typing = active && main.contains(active) && (active.tagName === 'TEXTAREA' || active.tagName === 'INPUT');
     if (!(typing && (app.view === 'job' || active.closest('.round-form')))) {
       const focusedRestore = active && main.contains(active) && active.classList.contains('restore');
-      main.replaceChildren(app.view === 'job' ? jobView(app.board) : app.view === 'trash' ? trashView(app.board) : app.view === 'review' ? reviewView(app.board) : historyView());
+      main.replaceChildren(app.view === 'job' ? jobView(app.board) : app.view === 'trash' ? trashView(app.board) : app.view === 'review' ? reviewView() : historyView());
       if (focusedRestore) { const next = $('.restore', main) || $('#tab-trash'); if (next) next.focus(); }
     }
   } else {
