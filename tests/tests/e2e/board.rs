@@ -242,7 +242,7 @@ impl Drop for Script {
     }
 }
 
-pub(crate) fn ready() -> bool {
+fn ready() -> bool {
     chromium().is_some() && node_ready()
 }
 

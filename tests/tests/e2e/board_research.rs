@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 
-use crate::board::{expect, only_local, ready, Board, Script};
+use crate::board::{expect, only_local, Board, Script};
 use crate::util::Store;
 
 /// `evidence --json` as note id -> [supports, contradicts, interviewees],
@@ -31,9 +31,6 @@ fn cli_badges(store: &Store) -> serde_json::Map<String, Value> {
 
 #[test]
 fn a_research_round_on_the_board_alone_shows_as_evidence_on_the_cli() {
-    if !ready() {
-        return;
-    }
     let ana = Store::new("ana");
     ana.ok(&["new", "Research on the board"]);
     let supported = ana.ok(&["add", "now", "Chases late payers by hand"]);
