@@ -2,7 +2,7 @@
 // first render takes (navigation start to every note on the page), and how
 // long a change made elsewhere takes to reach the page's DOM.
 //
-//   node bench-board.mjs BOARD_URL=http://127.0.0.1:PORT/ GAPMAP=path/to/gapmap [ROUNDS=10]
+//   node bench-board.mjs BOARD_URL=http://127.0.0.1:PORT/ GAPMAP=path/to/gapmap [ROUNDS=10] [INTERVIEW=ID]
 //
 // `gapmap ui` must be running on a store whose current canvas is the big one
 // (GAPMAP_HOME set for this script too: the remote edits are `gapmap edit`
@@ -61,7 +61,21 @@ for (let i = 0; i < 3; i++) {
       whole_ms.push(Date.now() - t0)
       page_ms.push(r.update)
     }
-    console.log(JSON.stringify({ notes, first_render_ms: first.map(Math.round), first_render_median_ms: Math.round(median(first)),
+    // With INTERVIEW (an interview id): a finding added with the CLI ->
+    // the note's evidence badge counts it, the whole path.
+    const badge_ms = []
+    if (process.env.INTERVIEW) {
+      for (const [k, id] of ids.entries()) {
+        const before = Number(await page.locator(`[data-note-id="${id}"] [data-evidence]`).getAttribute("data-supports"))
+        const watch = page.waitForFunction(({ id, want }) =>
+          Number(document.querySelector(`[data-note-id="${id}"] [data-evidence]`)?.dataset.supports) === want, { id, want: before + 1 }, { polling: "raf", timeout: 30000 })
+        const t0 = Date.now()
+        await run(gapmap, ["finding", "add", process.env.INTERVIEW, `Said in the terminal, round ${k}`, "--supports", id])
+        await watch
+        badge_ms.push(Date.now() - t0)
+      }
+    }
+    console.log(JSON.stringify({ notes, cli_finding_to_badge_ms: badge_ms, cli_finding_to_badge_median_ms: badge_ms.length ? median(badge_ms) : null, first_render_ms: first.map(Math.round), first_render_median_ms: Math.round(median(first)),
       first_render_page_ms: firstPage.map(Math.round), first_render_page_median_ms: Math.round(median(firstPage)),
       update_ms: page_ms.map((x) => Math.round(x * 10) / 10), update_median_ms: median(page_ms), cli_edit_to_dom_ms: whole_ms, cli_edit_to_dom_median_ms: median(whole_ms) }))
   }

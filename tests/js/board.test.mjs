@@ -4,6 +4,7 @@
 //   node board.test.mjs single   BOARD_URL=http://127.0.0.1:PORT/ CANVAS=ID
 //   node board.test.mjs pair     BOARD_A=… BOARD_B=… CANVAS=ID
 //   node board.test.mjs forms    BOARD_URL=http://127.0.0.1:PORT/
+//   node board.test.mjs research BOARD_URL=… SUPPORTED=NOTE CONTRADICTED=NOTE
 //
 // The Rust side started `gapmap ui` and checks the stores. Protocol on
 // stdout/stdin, one JSON object per line: this script prints
@@ -212,7 +213,7 @@ async function single() {
 
   // Tabs are tabs: role, selection, names.
   const tabs = await page.locator("[role=tab]").evaluateAll((ts) => ts.map((t) => [t.textContent.trim(), t.getAttribute("aria-selected")]))
-  check(tabs.length === 8 && tabs.filter(([, s]) => s === "true").length === 1 && tabs[0][1] === "true" && tabs.every(([n]) => n), `tabs: ${JSON.stringify(tabs)}`)
+  check(tabs.length === 10 && tabs.filter(([, s]) => s === "true").length === 1 && tabs[0][1] === "true" && tabs.every(([n]) => n), `tabs: ${JSON.stringify(tabs)}`)
 
   // Move to…, with the keyboard: a button on the note, listing sections by name.
   const moving = page.locator("[data-section='now'] [data-note-id]").first()
@@ -490,11 +491,110 @@ async function forms() {
   await browser.close()
 }
 
+/** Every note's badge on the page: id -> [supports, contradicts, interviewees]. */
+const badges = (page) => page.locator("#board [data-note-id]").evaluateAll((notes) => Object.fromEntries(notes.map((n) => {
+  const b = n.querySelector("[data-evidence]")
+  return [n.dataset.noteId, b ? [b.getAttribute("data-supports"), b.getAttribute("data-contradicts"), b.dataset.interviewees] : null]
+})))
+
+const badge = (page, id, attrs) => page.locator(`#board [data-note-id="${id}"] [data-evidence]${attrs}`)
+
+// A research round on the board alone: an interview, three transcript
+// lines, a finding for one note and one against another, the badges; then a
+// finding from the CLI reaches the open page.
+async function research() {
+  const base = process.env.BOARD_URL
+  const [supported, contradicted] = [process.env.SUPPORTED, process.env.CONTRADICTED]
+  const browser = await launch()
+  const page = await newPage(browser, "research")
+  await page.goto(base)
+  await page.locator("#board [data-note-id]").first().waitFor()
+  await checkpoint("badges", { badges: await badges(page) })
+
+  const tab = page.getByRole("tab", { name: "Interviews" })
+  await tab.click()
+  check((await tab.getAttribute("aria-selected")) === "true", "the Interviews tab is selected")
+  await page.locator("#board[data-view='interviews']").waitFor()
+  await axe(page, "interviews, none yet")
+  await page.getByRole("button", { name: "New interview" }).click()
+  await page.getByLabel("Interviewee").fill("Maria Lopez")
+  await page.getByLabel("Interviewee").press("Enter")
+  const item = page.locator("[data-interview-id]", { hasText: "Maria Lopez" })
+  await item.waitFor()
+  const interview = await item.getAttribute("data-interview-id")
+  const line = page.getByLabel("Transcript line")
+  await page.waitForFunction(() => document.activeElement?.matches(".transcript-input"))
+  const said = ["I chase every client on Friday", "Our biggest client pays in two weeks anyway", "I would pay for reminders"]
+  for (const text of said) {
+    await line.fill(text)
+    await line.press("Enter")
+    await page.locator(".transcript li", { hasText: text }).waitFor()
+  }
+  check((await line.inputValue()) === "", "the Transcript line is empty after Enter")
+  await checkpoint("transcript", { interview, lines: said })
+
+  const makeFinding = async (n, effect, note) => {
+    await page.locator(".transcript li", { hasText: said[n] }).getByRole("button", { name: /Make a finding/ }).click()
+    check((await page.getByLabel("Quote").inputValue()) === said[n], "the quote is the line")
+    await page.getByLabel("Effect").selectOption(effect)
+    await page.getByLabel("Note", { exact: true }).selectOption(note)
+    await page.getByRole("button", { name: "Add finding" }).click()
+    await page.locator(".findings .finding", { hasText: said[n] }).waitFor()
+  }
+  await makeFinding(0, "supports", supported)
+  await makeFinding(1, "contradicts", contradicted)
+  await page.locator("[data-interview-id]", { hasText: "2 findings" }).waitFor()
+  await axe(page, "an open interview")
+  await checkpoint("findings", { interview, supported, contradicted, quotes: [said[0], said[1]] })
+
+  await page.getByRole("tab", { name: "Progress canvas" }).click()
+  await badge(page, supported, "[data-supports='1'][data-contradicts='0']").waitFor()
+  await badge(page, contradicted, "[data-supports='0'][data-contradicts='1']").waitFor()
+  await checkpoint("badges", { badges: await badges(page) })
+
+  await badge(page, supported, "").click()
+  const panel = page.locator("#evidence")
+  await panel.locator(".finding", { hasText: said[0] }).locator(".interviewee", { hasText: "Maria Lopez" }).waitFor()
+  await axe(page, "a note's evidence")
+  await page.keyboard.press("Escape")
+  await panel.waitFor({ state: "hidden" })
+
+  // A finding from the terminal reaches the open page without a reload.
+  await checkpoint("cli-finding", { interview, note: contradicted })
+  timings.cli_badge_ms = await within(LIVE_MS, badge(page, contradicted, "[data-supports='1'][data-contradicts='1']"), "the CLI's finding on the badge")
+  await checkpoint("badges", { badges: await badges(page) })
+
+  // The review (two interviewees now support the first note: the CLI added
+  // one) suggests validating it; applying the suggestion marks it.
+  await page.getByRole("tab", { name: "Review" }).click()
+  const suggestion = page.locator(`[data-review-note="${supported}"][data-suggestion="validate"]`)
+  await suggestion.waitFor()
+  check((await suggestion.locator(".review-findings li").count()) === 2, "the review shows the two findings behind the suggestion")
+  const rows = await page.locator("[data-review-note]").evaluateAll((rs) => rs.map((r) => [r.dataset.reviewNote, r.dataset.suggestion]))
+  await checkpoint("review", { rows })
+  await axe(page, "review")
+  await suggestion.getByRole("button", { name: "Mark validated" }).click()
+  await page.locator(`[data-review-note="${supported}"]`).waitFor({ state: "detached" })
+  await checkpoint("applied", { note: supported, status: "validated" })
+
+  // Round 2 starts on the board, focused on the constraints.
+  await page.getByRole("tab", { name: "History" }).click()
+  await page.getByLabel("Round label").fill("Round 2")
+  await page.locator(".round-form summary").click()
+  await page.locator(".round-form").getByLabel("Constraints").check()
+  await page.getByRole("button", { name: "Start round" }).click()
+  await page.locator(".rounds [data-round]", { hasText: "Round 2" }).waitFor()
+  await axe(page, "history with the round form")
+  await checkpoint("round", { label: "Round 2", focus: ["constraint"] })
+  await browser.close()
+}
+
 try {
   if (scenario === "single") await single()
+  else if (scenario === "research") await research()
   else if (scenario === "pair") await pair()
   else if (scenario === "forms") await forms()
-  else throw new Error("usage: node board.test.mjs single|pair|forms")
+  else throw new Error("usage: node board.test.mjs single|pair|forms|research")
   check(problems.length === 0, `errors in the page: ${problems.join("; ")}`)
   out({ done: true, requests, timings, audited })
   process.exit(0)

@@ -2,7 +2,7 @@
 //! the review that turns it into suggestions (the person decides with
 //! `mark`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -278,6 +278,14 @@ impl Canvas {
 
     /// [`Canvas::evidence`] from the interviews in `scope` only.
     pub fn evidence_in(&self, scope: &Scope) -> BTreeMap<NoteId, Evidence> {
+        let notes = self.notes();
+        self.evidence_among(scope, &notes)
+    }
+
+    /// [`Canvas::evidence_in`] about `notes` (every note of the canvas, as
+    /// [`Canvas::notes`] reads them): reading a big canvas's notes is the
+    /// costly part, so callers that have them already pass them.
+    fn evidence_among(&self, scope: &Scope, notes: &[Note]) -> BTreeMap<NoteId, Evidence> {
         // name key → name as first written, for supporters and contradictors
         type People = BTreeMap<String, String>;
         #[derive(Default)]
@@ -319,9 +327,9 @@ impl Canvas {
                 }
             }
         }
-        let notes: Vec<NoteId> = self.notes().into_iter().map(|n| n.id).collect();
+        let known: HashSet<&NoteId> = notes.iter().map(|n| &n.id).collect();
         acc.into_iter()
-            .filter(|(id, _)| notes.contains(id))
+            .filter(|(id, _)| known.contains(id))
             .map(|(id, a)| {
                 let mut all: People = a.sup.clone();
                 for (k, v) in &a.con {
@@ -356,8 +364,20 @@ impl Canvas {
     /// canvas order, those `filter` keeps: what the command line's
     /// `evidence` lists and the board's badges show.
     pub fn evidence_report(&self, filter: EvidenceFilter, scope: &Scope) -> Vec<NoteEvidence> {
-        let mut evidence = self.evidence_in(scope);
-        self.notes()
+        self.evidence_report_of(self.notes(), filter, scope)
+    }
+
+    /// [`Canvas::evidence_report`] given every note of the canvas as
+    /// [`Canvas::notes`] read them (the board has them already: reading a
+    /// big canvas's notes twice per update is what this saves).
+    pub fn evidence_report_of(
+        &self,
+        notes: Vec<Note>,
+        filter: EvidenceFilter,
+        scope: &Scope,
+    ) -> Vec<NoteEvidence> {
+        let mut evidence = self.evidence_among(scope, &notes);
+        notes
             .into_iter()
             .filter(|n| !n.is_trashed())
             .filter_map(|note| {
@@ -392,9 +412,9 @@ impl Canvas {
     /// only (one customer segment).
     pub fn review_in(&self, min: usize, scope: &Scope) -> Vec<ReviewItem> {
         let min = min.max(1);
-        let mut evidence = self.evidence_in(scope);
-        let mut items: Vec<ReviewItem> = self
-            .notes()
+        let notes = self.notes();
+        let mut evidence = self.evidence_among(scope, &notes);
+        let mut items: Vec<ReviewItem> = notes
             .into_iter()
             .filter(|n| !n.is_trashed())
             .map(|note| {

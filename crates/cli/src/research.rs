@@ -175,7 +175,7 @@ pub enum FindingCommand {
 #[derive(Debug, Args, Serialize, Deserialize)]
 pub struct ReviewArgs {
     /// Distinct interviewees needed before suggesting a decision.
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = REVIEW_MIN)]
     pub min: usize,
     /// Also list notes whose mark already agrees with the evidence.
     #[arg(long)]
@@ -675,6 +675,46 @@ pub fn finding(ctx: &Context, cmd: FindingCommand, json: bool, out: &mut dyn Wri
 }
 
 /// `gapmap review`
+/// Distinct interviewees the review needs to decide, unless `--min` says.
+pub(crate) const REVIEW_MIN: usize = 2;
+
+/// The status applying a review suggestion gives its note, if it suggests one.
+pub(crate) fn suggested_status(i: &gapmap_canvas::ReviewItem) -> Option<&'static str> {
+    match i.suggestion {
+        Suggestion::Validate => Some("validated"),
+        Suggestion::Invalidate => Some("invalidated"),
+        Suggestion::Reconsider => {
+            if i.evidence.supporting.len() > i.evidence.contradicting.len() {
+                Some("validated")
+            } else {
+                Some("invalidated")
+            }
+        }
+        _ => None,
+    }
+}
+
+/// One row of `review --json`.
+pub(crate) fn review_json(i: &gapmap_canvas::ReviewItem) -> Value {
+    json!({
+        "id": i.note.id.as_str(),
+        "section": i.note.section.id(),
+        "text": i.note.text,
+        "status": i.note.status.as_str(),
+        "suggestion": i.suggestion.as_str(),
+        "reason": i.reason,
+        "evidence": {
+            "supports": i.evidence.supports,
+            "contradicts": i.evidence.contradicts,
+            "interviewees": i.evidence.interviewees,
+            "supporting": i.evidence.supporting,
+            "contradicting": i.evidence.contradicting,
+            "findings": i.evidence.findings,
+        },
+        "command": suggested_status(i).map(|to| format!("gapmap mark {} {to}", i.note.id.short())),
+    })
+}
+
 pub fn review(ctx: &Context, args: ReviewArgs, json: bool, out: &mut dyn Write) -> Result<()> {
     let loaded = ctx.load()?;
     let canvas = &loaded.canvas;
@@ -687,42 +727,8 @@ pub fn review(ctx: &Context, args: ReviewArgs, json: bool, out: &mut dyn Write) 
         .into_iter()
         .filter(|i| args.all || i.suggestion != Suggestion::Settled)
         .collect();
-    let command = |i: &gapmap_canvas::ReviewItem| match i.suggestion {
-        Suggestion::Validate => Some(format!("gapmap mark {} validated", i.note.id.short())),
-        Suggestion::Invalidate => Some(format!("gapmap mark {} invalidated", i.note.id.short())),
-        Suggestion::Reconsider => {
-            let to = if i.evidence.supporting.len() > i.evidence.contradicting.len() {
-                "validated"
-            } else {
-                "invalidated"
-            };
-            Some(format!("gapmap mark {} {to}", i.note.id.short()))
-        }
-        _ => None,
-    };
     if json {
-        let rows: Vec<Value> = items
-            .iter()
-            .map(|i| {
-                json!({
-                    "id": i.note.id.as_str(),
-                    "section": i.note.section.id(),
-                    "text": i.note.text,
-                    "status": i.note.status.as_str(),
-                    "suggestion": i.suggestion.as_str(),
-                    "reason": i.reason,
-                    "evidence": {
-                        "supports": i.evidence.supports,
-                        "contradicts": i.evidence.contradicts,
-                        "interviewees": i.evidence.interviewees,
-                        "supporting": i.evidence.supporting,
-                        "contradicting": i.evidence.contradicting,
-                        "findings": i.evidence.findings,
-                    },
-                    "command": command(i),
-                })
-            })
-            .collect();
+        let rows: Vec<Value> = items.iter().map(review_json).collect();
         writeln!(out, "{}", Value::Array(rows))?;
         return Ok(());
     }
@@ -759,8 +765,8 @@ pub fn review(ctx: &Context, args: ReviewArgs, json: bool, out: &mut dyn Write) 
                 f.interviewee
             )?;
         }
-        if let Some(cmd) = command(i) {
-            writeln!(out, "            → {cmd}")?;
+        if let Some(to) = suggested_status(i) {
+            writeln!(out, "            → gapmap mark {} {to}", i.note.id.short())?;
         }
     }
     Ok(())
@@ -828,7 +834,7 @@ pub fn round(ctx: &Context, cmd: RoundCommand, json: bool, out: &mut dyn Write) 
     }
 }
 
-fn round_json(r: &gapmap_canvas::Round) -> Value {
+pub(crate) fn round_json(r: &gapmap_canvas::Round) -> Value {
     json!({
         "id": r.id.as_str(),
         "label": r.label,

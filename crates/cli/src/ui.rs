@@ -15,6 +15,7 @@ mod merge;
 mod ops;
 mod pages;
 mod presence;
+mod research;
 mod session;
 mod state;
 

@@ -29,13 +29,13 @@ fn js_dir() -> PathBuf {
 }
 
 /// `gapmap ui` on a store, stopped with SIGTERM when dropped.
-struct Board {
+pub(crate) struct Board {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Board {
-    fn start(store: &Store, extra: &[&str]) -> Board {
+    pub(crate) fn start(store: &Store, extra: &[&str]) -> Board {
         let mut args = vec!["ui", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
         let mut child = store
@@ -75,7 +75,7 @@ impl Drop for Board {
 }
 
 /// The browser script, checkpoint by checkpoint.
-struct Script {
+pub(crate) struct Script {
     child: Child,
     stdin: ChildStdin,
     lines: mpsc::Receiver<String>,
@@ -84,7 +84,7 @@ struct Script {
 }
 
 impl Script {
-    fn start(scenario: &str, env: &[(&str, &str)]) -> Script {
+    pub(crate) fn start(scenario: &str, env: &[(&str, &str)]) -> Script {
         let mut cmd = Command::new("node");
         cmd.arg("board.test.mjs")
             .arg(scenario)
@@ -154,7 +154,7 @@ impl Script {
     }
 
     /// Runs the scenario to its end, answering each checkpoint with `on`.
-    fn run(mut self, mut on: impl FnMut(&Value) -> Result<(), String>) -> Value {
+    pub(crate) fn run(mut self, mut on: impl FnMut(&Value) -> Result<(), String>) -> Value {
         loop {
             let message = self.next();
             if message.get("checkpoint").is_some() {
@@ -205,7 +205,7 @@ fn find<'a>(show: &'a Value, note: &str) -> Option<(&'a str, &'a Value)> {
     })
 }
 
-fn expect(condition: bool, why: impl FnOnce() -> String) -> Result<(), String> {
+pub(crate) fn expect(condition: bool, why: impl FnOnce() -> String) -> Result<(), String> {
     if condition {
         Ok(())
     } else {
@@ -214,7 +214,7 @@ fn expect(condition: bool, why: impl FnOnce() -> String) -> Result<(), String> {
 }
 
 /// Every URL the pages asked for is on `origin` (http and ws).
-fn only_local(requests: &Value, origins: &[&str]) {
+pub(crate) fn only_local(requests: &Value, origins: &[&str]) {
     let requests = requests.as_array().expect("requests");
     assert!(!requests.is_empty());
     for url in requests {

@@ -3,6 +3,7 @@
 mod abuse;
 mod bad_input;
 mod board;
+mod board_research;
 mod bombs;
 mod carry;
 mod cli;

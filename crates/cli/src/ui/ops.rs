@@ -9,7 +9,7 @@ use gapmap_canvas::{Canvas, NoteId, Position, Section, Status};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::merge;
+use super::{merge, research};
 
 /// Longest note text, comment, or job statement part, in characters.
 pub const MAX_TEXT: usize = 4000;
@@ -23,9 +23,13 @@ const MAX_TAGS: usize = 32;
 #[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Op {
     /// Who is at this page (shown to others, recorded as the author).
-    Hello { name: String },
+    Hello {
+        name: String,
+    },
     /// Which note this page is editing, if any.
-    Presence { editing: Option<String> },
+    Presence {
+        editing: Option<String>,
+    },
     /// A new note.
     Add {
         section: String,
@@ -49,11 +53,18 @@ pub enum Op {
         after: Option<String>,
     },
     /// A note to the trash.
-    Trash { note: String },
+    Trash {
+        note: String,
+    },
     /// A note out of the trash.
-    Restore { note: String },
+    Restore {
+        note: String,
+    },
     /// A note's validation status.
-    Mark { note: String, status: String },
+    Mark {
+        note: String,
+        status: String,
+    },
     /// Tags added and removed.
     Tag {
         note: String,
@@ -63,9 +74,15 @@ pub enum Op {
         remove: Vec<String>,
     },
     /// This person's dot-vote on (`on`) or off.
-    Vote { note: String, on: bool },
+    Vote {
+        note: String,
+        on: bool,
+    },
     /// A new comment on a note.
-    Comment { note: String, text: String },
+    Comment {
+        note: String,
+        text: String,
+    },
     /// A comment thread closed (`resolved`) or opened again.
     Resolve {
         note: String,
@@ -85,7 +102,9 @@ pub enum Op {
         description: Option<String>,
     },
     /// The canvas title.
-    Title { title: String },
+    Title {
+        title: String,
+    },
     /// The list of changes and rounds.
     History,
     /// The board after `count` changes, or at a round.
@@ -93,6 +112,14 @@ pub enum Op {
         count: Option<usize>,
         round: Option<String>,
     },
+    /// Interviews and findings (crates/cli/src/ui/research.rs).
+    InterviewNew(research::NewInterview),
+    InterviewNote(research::TranscriptLine),
+    FindingAdd(research::FindingAdd),
+    RoundStart(research::RoundStart),
+    /// The review's suggestions (asked for by the Review view only: they
+    /// cost a pass over every note).
+    Review,
 }
 
 /// A message from a page: its `ref` (echoed in the answer) and the op.
@@ -291,7 +318,11 @@ pub fn apply(canvas: &mut Canvas, op: &Op, author: &str, now: i64) -> Result<Val
             canvas.set_title(title, now)?;
             Ok(Value::Null)
         }
-        Op::Hello { .. } | Op::Presence { .. } | Op::History | Op::At { .. } => {
+        Op::InterviewNew(o) => research::new_interview(canvas, o, author, now),
+        Op::InterviewNote(o) => research::transcript_line(canvas, o, author, now),
+        Op::FindingAdd(o) => research::add_finding(canvas, o, author, now),
+        Op::RoundStart(o) => research::start_round(canvas, o, author, now),
+        Op::Hello { .. } | Op::Presence { .. } | Op::History | Op::At { .. } | Op::Review => {
             bail!("internal: not a change")
         }
     }

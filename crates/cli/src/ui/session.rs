@@ -5,7 +5,7 @@
 //! sends on its own: `hello` (who the page is, the sections), `board` (the
 //! whole canvas, after any change from anywhere, at most every
 //! [`FLUSH`]), `presence` (who else is here), `history` and `snapshot`
-//! (answers to history requests). A malformed message gets an `error` and
+//! (answers to history requests), `review` (the answer to a review request). A malformed message gets an `error` and
 //! changes nothing; the socket stays open.
 
 use std::sync::Arc;
@@ -183,6 +183,18 @@ async fn handle(
                 Ok(Ok(history)) => {
                     json!({ "type": "history", "ref": reference, "history": history })
                 }
+                Ok(Err(err)) => done(Err(err)),
+                Err(err) => done(Err(err.into())),
+            }
+        }
+        Op::Review => {
+            let (b, id) = (board.clone(), *id);
+            match tokio::task::spawn_blocking(move || {
+                b.load(&id).map(|c| super::research::review(&c))
+            })
+            .await
+            {
+                Ok(Ok(review)) => json!({ "type": "review", "ref": reference, "review": review }),
                 Ok(Err(err)) => done(Err(err)),
                 Err(err) => done(Err(err.into())),
             }

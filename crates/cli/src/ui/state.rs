@@ -7,6 +7,8 @@ use std::collections::HashSet;
 use anyhow::{bail, Result};
 use automerge::ChangeHash;
 use gapmap_canvas::{Canvas, DocId, Group, Note, Section};
+
+use super::research;
 use serde_json::{json, Value as Json};
 
 /// The sections as the page lays them out: id, title, framework.
@@ -28,7 +30,12 @@ pub fn sections() -> Json {
 
 /// The whole board for the page.
 pub fn board(canvas: &Canvas, id: &DocId) -> Json {
-    let notes: Vec<Json> = canvas.notes().iter().map(|n| note(canvas, n)).collect();
+    let all = canvas.notes();
+    let evidence = research::evidence(canvas, &all);
+    let notes: Vec<Json> = all
+        .iter()
+        .map(|n| note(canvas, n, research::badge(evidence.get(n.id.as_str()))))
+        .collect();
     let job = canvas.job();
     let customer = canvas.customer();
     let members: Vec<Json> = canvas
@@ -44,10 +51,11 @@ pub fn board(canvas: &Canvas, id: &DocId) -> Json {
         "customer": { "type": customer.kind, "description": customer.description },
         "members": members,
         "notes": notes,
+        "interviews": research::interviews(canvas),
     })
 }
 
-fn note(canvas: &Canvas, n: &Note) -> Json {
+fn note(canvas: &Canvas, n: &Note, evidence: Json) -> Json {
     let comments: Vec<Json> = n
         .comments
         .iter()
@@ -67,6 +75,7 @@ fn note(canvas: &Canvas, n: &Note) -> Json {
         "updated_at": n.updated_at,
         "trashed": n.is_trashed(),
         "conflicts": conflicts,
+        "evidence": evidence,
     })
 }
 

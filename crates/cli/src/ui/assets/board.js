@@ -7,6 +7,8 @@
 //   js/editor.js  typing                    js/move.js    Move to…, drag and drop
 //   js/keys.js    the keyboard              js/thread.js  comments
 //   js/live.js    announcing remote changes js/words.js   the method's words
+//   js/evidence.js a note's evidence         js/interviews.js  interviews, findings
+//   js/review.js  the review's suggestions
 import { h, $, $$, setCaret } from './js/dom.js';
 import { app, hooks } from './js/state.js';
 import { connect, send } from './js/socket.js';
@@ -15,6 +17,7 @@ import { render, update } from './js/views.js';
 import { startEdit, startAdd, finishEdit, editTitle, editName, editTags } from './js/editor.js';
 import { openMove, dropTarget, closeMove } from './js/move.js';
 import { openThread, renderThread } from './js/thread.js';
+import { openEvidence, renderEvidence } from './js/evidence.js';
 import { onKey } from './js/keys.js';
 import { noteChanges } from './js/live.js';
 
@@ -76,8 +79,13 @@ function receive(msg) {
       app.board = msg.board;
       app.byId = new Map(msg.board.notes.map((n) => [n.id, n]));
       if (first) render(); else update();
+      if (app.view === 'review') send('review').catch(() => {});
       break;
     }
+    case 'review':
+      app.review = msg.review;
+      if (app.view === 'review') update();
+      break;
     case 'presence':
       app.people = msg.people.filter((p) => p.id !== app.session);
       renderPeople();
@@ -107,6 +115,10 @@ function setView(view) {
     b.setAttribute('aria-selected', String(on));
     b.tabIndex = on ? 0 : -1;
   }
+  if (view === 'review') {
+    app.review = null;
+    send('review').catch(() => {});
+  }
   if (view === 'history') {
     app.snapshot = null;
     send('history').then((m) => {
@@ -119,10 +131,10 @@ function setView(view) {
 }
 
 Object.assign(hooks, {
-  message: showMessage, view: setView, setCaret, decorate: decoratePresence, thread: renderThread, me: renderMe,
+  message: showMessage, view: setView, setCaret, decorate: decoratePresence, thread: renderThread, evidence: renderEvidence, me: renderMe,
 });
 Object.assign(actions, {
-  edit: startEdit, add: startAdd, tags: editTags, thread: openThread, move: openMove, dropTarget,
+  edit: startEdit, add: startAdd, tags: editTags, thread: openThread, evidence: openEvidence, move: openMove, dropTarget,
 });
 
 function init() {

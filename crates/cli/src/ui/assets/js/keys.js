@@ -8,6 +8,7 @@ import { visibleSections, update } from './views.js';
 import { startEdit, startAdd } from './editor.js';
 import { openMove } from './move.js';
 import { closeThread } from './thread.js';
+import { closeEvidence } from './evidence.js';
 
 function focusNote(el) {
   if (!el) return;
@@ -15,7 +16,7 @@ function focusNote(el) {
   app.focusId = el.dataset.noteId || null;
 }
 
-const actionsOf = (noteEl) => $$('.note-actions [data-action]', noteEl);
+const actionsOf = (noteEl) => $$('.note-actions [data-action], .note-foot [data-action]:not([hidden])', noteEl);
 
 function onTabs(e) {
   const tabs = $$('[role=tab]');
@@ -49,7 +50,7 @@ export function onKey(e) {
   const target = e.target;
   if (target.getAttribute && target.getAttribute('role') === 'tab') { onTabs(e); return; }
   const noteEl = target.closest && target.closest('#board .note[data-note-id]');
-  if (noteEl && target !== noteEl && target.closest('.note-actions')) { onActions(e, noteEl); return; }
+  if (noteEl && target !== noteEl && target.closest('.note-actions, .note-foot')) { onActions(e, noteEl); return; }
   if (target.closest && target.closest('input, textarea, select, [contenteditable="plaintext-only"], [contenteditable="true"], .move-menu')) return;
   const section = target.closest && target.closest('#board [data-section]');
   if (e.key === 'n' && !e.altKey) {
@@ -59,6 +60,7 @@ export function onKey(e) {
   }
   if (e.key === 'Escape') {
     closeThread();
+    closeEvidence();
     if (app.highlight) { app.highlight = null; update(); }
     return;
   }

@@ -7,7 +7,7 @@ import { act } from './socket.js';
 import { HINTS, EMPTY, STATUS, STATUSES } from './words.js';
 
 /** Set by the modules that own these actions (editor, thread, move). */
-export const actions = { edit() {}, tags() {}, thread() {}, move() {}, add() {}, dropTarget() {} };
+export const actions = { edit() {}, tags() {}, thread() {}, evidence() {}, move() {}, add() {}, dropTarget() {} };
 
 function matchesFilters(n) {
   const f = app.filters;
@@ -46,7 +46,7 @@ export function createNote(n, readOnly) {
     h('span', { class: 'status-mark' }, h('span', { class: 'mark', 'aria-hidden': 'true' }), h('span', { class: 'status-label' })),
     h('span', { class: 'author' }),
     h('span', { class: 'counts' }),
-    h('span', { class: 'evidence', 'data-evidence': '' })));
+    h('button', { type: 'button', class: 'evidence', 'data-evidence': '', 'data-action': 'evidence', tabindex: '-1' })));
   if (!readOnly) {
     el.tabIndex = 0;
     el.draggable = true;
@@ -74,6 +74,7 @@ function wire(el) {
     const action = button.dataset.action;
     if (action === 'vote') act('vote', { note: n.id, on: !n.votes.includes(app.me.name) });
     else if (action === 'comments') actions.thread(n.id);
+    else if (action === 'evidence') actions.evidence(n.id);
     else if (action === 'tags') actions.tags(el, n);
     else if (action === 'move') actions.move(el, button);
     else if (action === 'trash') act('trash', { note: n.id });
@@ -112,7 +113,13 @@ export function updateNote(el, n, readOnly) {
   ev.dataset.supports = String(supports);
   ev.dataset.contradicts = String(contradicts);
   ev.hidden = !supports && !contradicts;
-  ev.textContent = `+${supports} −${contradicts}`;
+  const people = (n.evidence && n.evidence.interviewees.length) || 0;
+  ev.dataset.interviewees = String(people);
+  // The CLI's words (`+2 −1 · 2 interviewees`), spelt out for a screen reader.
+  ev.replaceChildren(h('span', { class: 'visually-hidden' }, 'Evidence: '),
+    `+${supports} −${contradicts} · ${people} ${people === 1 ? 'interviewee' : 'interviewees'}`,
+    h('span', { class: 'visually-hidden' }, ` (${supports} supporting, ${contradicts} contradicting)`));
+  ev.title = 'Open the findings behind this note';
   const tags = el.querySelector('.note-tags');
   tags.replaceChildren(...n.tags.map((t) => h('span', { class: 'tag', 'data-tag': t }, `#${t}`)));
   const conflicts = el.querySelector('.note-conflicts');

@@ -48,7 +48,7 @@ function setStatus(text, kind) {
 export function send(op, fields) {
   const ref = nextRef++;
   const message = Object.assign({ op, ref }, fields || {});
-  if (op !== 'presence' && op !== 'history' && op !== 'at') app.lastOwnChange = Date.now();
+  if (op !== 'presence' && op !== 'history' && op !== 'at' && op !== 'review') app.lastOwnChange = Date.now();
   return new Promise((resolve, reject) => {
     if (!ws || ws.readyState !== WebSocket.OPEN) {
       hooks.message('Not connected: the change was not made. Reconnecting…');

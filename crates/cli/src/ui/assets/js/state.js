@@ -20,6 +20,9 @@ export const app = {
   snapshot: null,
   historyPoint: null,
   thread: null,
+  evidence: null, // the note whose evidence is open
+  interview: null, // the open interview's id
+  review: null, // the review's rows, asked for while the Review view is open
   lastOwnChange: 0,
   arrivedAt: 0, // when the last message came: update() writes how long it took to show (body[data-update-ms])
 };

@@ -6,6 +6,8 @@ import { app, hooks, sectionInfo } from './state.js';
 import { send, act } from './socket.js';
 import { VIEWS, NOTE_VIEWS } from './words.js';
 import { createSection, fill } from './notes.js';
+import { interviewsView, updateInterviews } from './interviews.js';
+import { reviewView } from './review.js';
 
 /** The laid-out view: its sections (id -> { el, list, count }) and its notes (id -> { el, sig }). */
 let laid = null;
@@ -146,9 +148,33 @@ function historyView() {
         type: 'button', class: 'round', 'data-round': r.id, onclick: () => showPoint({ round: r.id, count: r.index + 1 }),
       }, r.label))) : h('p', { class: 'hint' }, 'No research rounds yet (gapmap round start LABEL).'),
       h('button', { type: 'button', class: 'highlight', onclick: highlightSince }, 'Highlight what changed since this point'),
+      roundForm(),
       h('span', { class: 'readonly-note' }, 'Read-only: the canvas as it was.')));
   if (app.snapshot) wrap.append(snapshotOf(app.snapshot));
   return wrap;
+}
+
+let roundFields = 0;
+
+/** Starts a research round here (as `gapmap round start LABEL --focus S…`): a label and the sections it is about. */
+function roundForm() {
+  roundFields += 1;
+  const id = `round-label-${roundFields}`;
+  const label = h('input', { id, maxlength: '200', autocomplete: 'off' });
+  const focus = app.sections.map((s) => h('label', { class: 'focus-choice' }, h('input', { type: 'checkbox', value: s.id }), ` ${s.title}`));
+  const form = h('form', { class: 'round-form', 'aria-label': 'Start a round' },
+    h('div', { class: 'field' }, h('label', { for: id }, 'Round label'), label),
+    h('details', {}, h('summary', {}, 'Focus (optional): the sections this round is about'), h('div', { class: 'focus-list' }, focus)),
+    h('button', { type: 'submit' }, 'Start round'));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const picked = focus.map((l) => l.firstChild).filter((c) => c.checked).map((c) => c.value);
+    send('round-start', { label: label.value, focus: picked }).then(() => {
+      label.value = '';
+      return send('history');
+    }).then(() => update()).catch(() => {});
+  });
+  return form;
 }
 
 export function showPoint(point) {
@@ -176,6 +202,7 @@ export function render() {
     main.replaceChildren(...[top, root].filter(Boolean));
   } else {
     laid = null;
+    if (app.view === 'interviews') main.replaceChildren(interviewsView());
   }
   update();
 }
@@ -204,12 +231,15 @@ export function update() {
       active.focus({ preventScroll: true });
       if (text && caret !== null) hooks.setCaret(text, caret);
     }
+  } else if (app.view === 'interviews') {
+    updateInterviews();
   } else if (!NOTE_VIEWS.has(app.view)) {
     const active = document.activeElement;
-    // Keep a field of the job view that has the focus as it is.
-    if (!(app.view === 'job' && active && main.contains(active) && (active.tagName === 'TEXTAREA' || active.tagName === 'INPUT'))) {
+    // Keep a field of the job view (or the round form) that has the focus as it is.
+    const typing = active && main.contains(active) && (active.tagName === 'TEXTAREA' || active.tagName === 'INPUT');
+    if (!(typing && (app.view === 'job' || active.closest('.round-form')))) {
       const focusedRestore = active && main.contains(active) && active.classList.contains('restore');
-      main.replaceChildren(app.view === 'job' ? jobView(app.board) : app.view === 'trash' ? trashView(app.board) : historyView());
+      main.replaceChildren(app.view === 'job' ? jobView(app.board) : app.view === 'trash' ? trashView(app.board) : app.view === 'review' ? reviewView() : historyView());
       if (focusedRestore) { const next = $('.restore', main) || $('#tab-trash'); if (next) next.focus(); }
     }
   } else {
@@ -218,6 +248,7 @@ export function update() {
   }
   hooks.decorate();
   hooks.thread();
+  hooks.evidence();
   updates += 1;
   document.body.dataset.renders = String(updates);
   document.body.dataset.updateMs = (performance.now() - app.arrivedAt).toFixed(1);
