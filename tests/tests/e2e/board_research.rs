@@ -31,6 +31,7 @@ fn cli_badges(store: &Store) -> serde_json::Map<String, Value> {
 
 #[test]
 fn a_research_round_on_the_board_alone_shows_as_evidence_on_the_cli() {
+    gapmap_tests::require_chromium();
     let ana = Store::new("ana");
     ana.ok(&["new", "Research on the board"]);
     let supported = ana.ok(&["add", "now", "Chases late payers by hand"]);
